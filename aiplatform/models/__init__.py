@@ -1,0 +1,14 @@
+from aiplatform.models.audit import AuditEvent
+from aiplatform.models.identity import PlatformRoleGrant, User
+from aiplatform.models.tenancy import Invitation, Membership, Tenant, TenantOwned, TenantScopedQuerySet
+
+__all__ = [
+    "AuditEvent",
+    "Invitation",
+    "Membership",
+    "PlatformRoleGrant",
+    "Tenant",
+    "TenantOwned",
+    "TenantScopedQuerySet",
+    "User",
+]

@@ -1,0 +1,14 @@
+"""Core background jobs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from celery import shared_task
+from django.utils import timezone
+
+
+@shared_task(name="aiplatform.touch_file")
+def touch_file(path: str) -> None:
+    """Write the current time to ``path``: proof for operators and tests that the worker runs."""
+    Path(path).write_text(timezone.now().isoformat())

@@ -1,0 +1,3 @@
+"""WebSocket routes of every app (the portal's live notifications join here)."""
+
+websocket_urlpatterns: list = []
