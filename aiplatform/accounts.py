@@ -29,8 +29,26 @@ def pending_invitation(request: HttpRequest):
 
 
 class AccountAdapter(DefaultAccountAdapter):
+    def pre_authenticate(self, request: HttpRequest, **credentials) -> None:
+        # allauth refuses a throttled login before Django's user_login_failed fires; audit it here.
+        try:
+            super().pre_authenticate(request, **credentials)
+        except forms.ValidationError:
+            from aiplatform.audit import record_event
+
+            claimed = str(credentials.get("email") or credentials.get("username") or "")[:254]
+            record_event(action="security.login_throttled", actor_label="anonymous", changes={"login": claimed})
+            raise
+
     def is_open_for_signup(self, request: HttpRequest) -> bool:
         return bool(settings.SIGNUP_ALLOWED_DOMAINS) or pending_invitation(request) is not None
+
+    def is_email_verified(self, request: HttpRequest, email: str) -> bool:
+        # Following the e-mailed invitation link proves the invited address: no second e-mail.
+        invitation = pending_invitation(request)
+        if invitation is not None and invitation.email.lower() == email.lower():
+            return True
+        return super().is_email_verified(request, email)
 
     def clean_email(self, email: str) -> str:
         email = super().clean_email(email).lower()

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 from dataclasses import dataclass
-import ipaddress
 from typing import Any
 
 from django.db import connection, models, transaction

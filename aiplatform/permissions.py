@@ -77,7 +77,11 @@ def can(user, action: str, obj: Any = None) -> bool:
 
 
 def require(user, action: str, obj: Any = None) -> None:
-    """Raise ``PermissionDenied`` (and audit the refusal) unless ``can`` allows it."""
+    """Raise ``PermissionDenied`` (and audit the refusal) unless ``can`` allows it.
+
+    Call it before opening a transaction: a refusal's audit row written inside one would be
+    rolled back with it.
+    """
     if can(user, action, obj):
         return
     from aiplatform.audit import record_event
@@ -89,7 +93,7 @@ def require(user, action: str, obj: Any = None) -> None:
         target=obj if isinstance(obj, models.Model) else None,
         changes={"attempted": action},
     )
-    raise PermissionDenied(f"You may not {action.replace('.', ' ').replace('_', ' ')}.")
+    raise PermissionDenied(f"Your role does not allow this action ({action}).")
 
 
 def get_for_user_or_404(queryset: models.QuerySet, user, **lookup) -> models.Model:
@@ -103,7 +107,7 @@ def get_for_user_or_404(queryset: models.QuerySet, user, **lookup) -> models.Mod
     except (queryset.model.DoesNotExist, ValueError, TypeError):
         pass
     except queryset.model.MultipleObjectsReturned:
-        raise Http404
+        raise Http404 from None
     foreign = queryset.filter(**lookup).first() if _lookup_is_valid(queryset, lookup) else None
     if foreign is not None:
         from aiplatform.audit import record_event

@@ -67,6 +67,13 @@ OIDC_PROVIDER_NAME = env.str("OIDC_PROVIDER_NAME", "Company SSO")
 EMAIL_URL = env.str("EMAIL_URL", "console://")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", "switchboard@localhost")
 
+# --- registry ------------------------------------------------------------------
+# Fernet keys (comma-separated, newest first) encrypting provider secrets stored as `enc:`
+# references. Unset: one key generated into DATA_DIR (embedded mode only).
+SECRETS_ENCRYPTION_KEYS = env.list("SECRETS_ENCRYPTION_KEYS", [])
+# AWS region for `aws-sm:` secret references and Bedrock catalogue sync when a provider names none.
+AWS_DEFAULT_REGION = env.str("AWS_DEFAULT_REGION", "us-east-1")
+
 # --- logging -----------------------------------------------------------------
 # DEBUG, INFO, WARNING, ERROR.
 LOG_LEVEL = env.str("LOG_LEVEL", "INFO").upper()
@@ -97,7 +104,18 @@ def _local_secret_key() -> str:
     return path.read_text().strip()
 
 
+def _local_fernet_key() -> str:
+    path = DATA_DIR / "secrets_key"
+    if not path.exists():
+        import base64
+
+        path.touch(mode=0o600)
+        path.write_text(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())
+    return path.read_text().strip()
+
+
 SECRET_KEY = SECRET_KEY or _local_secret_key()
+SECRETS_ENCRYPTION_KEYS = SECRETS_ENCRYPTION_KEYS or [_local_fernet_key()]
 
 EMBEDDED = not DATABASE_URL
 EMBEDDED_REDIS = not REDIS_URL
@@ -282,9 +300,12 @@ if OIDC_SERVER_URL:
 
 # --- e-mail ----------------------------------------------------------------------
 try:
-    vars().update(dj_email_url.parse(EMAIL_URL))
+    _email = dj_email_url.parse(EMAIL_URL)
 except (ValueError, KeyError) as exc:
     raise ImproperlyConfigured(f"EMAIL_URL is not a valid e-mail URL: {exc}") from exc
+if not _email.get("EMAIL_BACKEND"):
+    raise ImproperlyConfigured(f"EMAIL_URL has an unknown scheme: {EMAIL_URL.split(':', 1)[0]!r}")
+vars().update(_email)
 
 # --- security ----------------------------------------------------------------------
 SESSION_COOKIE_SECURE = HTTPS_ONLY
@@ -292,7 +313,7 @@ CSRF_COOKIE_SECURE = HTTPS_ONLY
 SECURE_SSL_REDIRECT = HTTPS_ONLY
 SECURE_HSTS_SECONDS = 31536000 if HTTPS_ONLY else 0
 SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS_ONLY
-SECURE_HSTS_PRELOAD = False
+SECURE_HSTS_PRELOAD = HTTPS_ONLY  # the header alone commits nothing until the domain is submitted
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]  # probes speak plain http inside the cluster
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"

@@ -1,0 +1,3 @@
+"""Pages of the portal (filled in by its issue)."""
+
+urlpatterns: list = []

@@ -1,0 +1,71 @@
+"""Fixtures every test folder shares: people, teams and memberships, made through the services."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from django.core.cache import cache
+
+from aiplatform import services
+from aiplatform.models import Tenant, User
+from aiplatform.roles import PlatformRole, TenantRole
+
+PASSWORD = "correct-horse-battery-9"
+_counter = itertools.count(1)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Each test starts with an empty cache (Redis in the full run), so throttles do not leak."""
+    cache.clear()
+    yield
+
+
+@pytest.fixture
+def make_user(db):
+    def make(email: str | None = None, *, platform_role: str | None = None, password: str = PASSWORD, **extra) -> User:
+        email = email or f"user{next(_counter)}@example.com"
+        user = User.objects.create_user(email, password, **extra)
+        from allauth.account.models import EmailAddress
+
+        EmailAddress.objects.create(user=user, email=email, verified=True, primary=True)
+        if platform_role:
+            services.grant_platform_role(actor=None, user=user, role=platform_role)
+        return user
+
+    return make
+
+
+@pytest.fixture
+def make_tenant(db):
+    def make(slug: str | None = None, **fields) -> Tenant:
+        n = next(_counter)
+        return services.create_tenant(actor=None, slug=slug or f"team-{n}", name=fields.pop("name", f"Team {n}"), **fields)
+
+    return make
+
+
+@pytest.fixture
+def make_member(make_user):
+    def make(tenant: Tenant, role: str = TenantRole.DEVELOPER, email: str | None = None) -> User:
+        user = make_user(email)
+        services.add_member(actor=None, tenant=tenant, user=user, role=role)
+        return user
+
+    return make
+
+
+@pytest.fixture
+def platform_admin(make_user) -> User:
+    return make_user("root@example.com", platform_role=PlatformRole.PLATFORM_ADMIN)
+
+
+@pytest.fixture
+def tenant_a(make_tenant) -> Tenant:
+    return make_tenant("alpha", name="Alpha")
+
+
+@pytest.fixture
+def tenant_b(make_tenant) -> Tenant:
+    return make_tenant("bravo", name="Bravo")

@@ -1,0 +1,15 @@
+"""Settings for the test suite: the real settings, with the two defaults tests need.
+
+The test client speaks plain http (HTTPS-only behaviour is tested in subprocesses with the
+production defaults), and logs stay quiet unless a test asks.
+"""
+
+import os
+
+os.environ.setdefault("HTTPS_ONLY", "false")
+os.environ.setdefault("LOG_LEVEL", "WARNING")
+
+from aiplatform.settings import *  # noqa: E402,F403
+
+# Tests render templates without running collectstatic first.
+STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405
