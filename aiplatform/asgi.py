@@ -1,8 +1,10 @@
-"""ASGI entry: HTTP to Django, WebSockets to Channels consumers.
+"""ASGI entry: lifespan hooks, HTTP to Django, WebSockets to Channels consumers.
 
 The gateway's lean ``/v1/`` application is mounted here too (by the gateway issue), so it
 skips Django's session, CSRF and template machinery.
 """
+
+from __future__ import annotations
 
 import os
 
@@ -15,11 +17,19 @@ from django.core.asgi import get_asgi_application  # noqa: E402
 
 django_app = get_asgi_application()
 
+from aiplatform.lifespan import run_lifespan  # noqa: E402
 from aiplatform.websocket_urls import websocket_urlpatterns  # noqa: E402
 
-application = ProtocolTypeRouter(
+protocols = ProtocolTypeRouter(
     {
         "http": django_app,
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )
+
+
+async def application(scope, receive, send):
+    if scope["type"] == "lifespan":
+        await run_lifespan(receive, send)
+        return
+    await protocols(scope, receive, send)

@@ -10,6 +10,7 @@ from django.core.cache import cache
 from aiplatform import services
 from aiplatform.models import Tenant, User
 from aiplatform.roles import PlatformRole, TenantRole
+from tests.servers import real_server, server_url  # noqa: F401  (fixtures: one real server per session)
 
 PASSWORD = "correct-horse-battery-9"
 _counter = itertools.count(1)
