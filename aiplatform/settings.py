@@ -74,6 +74,14 @@ SECRETS_ENCRYPTION_KEYS = env.list("SECRETS_ENCRYPTION_KEYS", [])
 # AWS region for `aws-sm:` secret references and Bedrock catalogue sync when a provider names none.
 AWS_DEFAULT_REGION = env.str("AWS_DEFAULT_REGION", "us-east-1")
 
+# --- gateway -------------------------------------------------------------------
+# Largest request body /v1/ accepts (bytes); larger is 413. Images travel base64 inside it.
+GATEWAY_MAX_BODY_BYTES = env.int("GATEWAY_MAX_BODY_BYTES", 16 * 1024 * 1024)
+# How often each gateway process checks whether keys, subscriptions or routes changed (seconds).
+GATEWAY_CONFIG_POLL_SECONDS = env.float("GATEWAY_CONFIG_POLL_SECONDS", 0.5)
+# How often queued usage events and refusals are written out (seconds).
+GATEWAY_METER_FLUSH_SECONDS = env.float("GATEWAY_METER_FLUSH_SECONDS", 1.0)
+
 # --- logging -----------------------------------------------------------------
 # DEBUG, INFO, WARNING, ERROR.
 LOG_LEVEL = env.str("LOG_LEVEL", "INFO").upper()

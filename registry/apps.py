@@ -1,5 +1,17 @@
+from __future__ import annotations
+
 from django.apps import AppConfig
 
 
 class RegistryConfig(AppConfig):
     name = "registry"
+    verbose_name = "Model registry"
+
+    def ready(self) -> None:
+        from registry import permissions  # noqa: F401  (registers the registry's actions)
+
+    def seed_demo(self, *, admin, tenant, stdout) -> None:
+        """Register the local demo provider and its aliases with full cards (idempotent)."""
+        from registry.demo import seed_demo_models
+
+        seed_demo_models(stdout=stdout)

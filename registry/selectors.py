@@ -1,0 +1,297 @@
+"""Reading the registry: the gateway's routing table, the catalogue, cards, sync candidates."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from types import MappingProxyType
+from typing import Any
+
+from django.db.models import Prefetch, Q, QuerySet
+
+from aiplatform.permissions import can
+from registry.models import AliasStatus, Capability, Endpoint, ModelAlias, ModelCard, Provider, Route, UpstreamModel
+
+# --- the routing table (the gateway's view) ---------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class RouteTarget:
+    """One route of an alias with everything needed to call its endpoint. The secret is a reference."""
+
+    endpoint_id: int
+    provider_name: str
+    provider_kind: str
+    base_url: str
+    region: str  # the endpoint's region, else its provider's
+    upstream_model: str
+    api_key_ref: str  # resolve with registry.secrets.resolve_secret, never log
+    provider_config: Mapping[str, Any]
+    weight: int
+    priority: int  # fallback order: all routes of the lowest priority first, by weight
+    capabilities: frozenset[str]
+    context_window: int | None
+    connect_timeout: float
+    first_byte_timeout: float
+    total_timeout: float
+    input_price_per_mtok: Decimal
+    output_price_per_mtok: Decimal
+    price_per_image: Decimal
+    price_per_request: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class AliasRouting:
+    """A callable-or-not alias as the gateway sees it: lifecycle facts and its routes, in fallback order."""
+
+    name: str
+    kind: str  # chat | embeddings
+    status: str
+    approved_on: date | None
+    deprecated_on: date | None
+    sunset_on: date | None
+    retired_on: date | None
+    replacement: str | None  # the replacement alias's name
+    routes: tuple[RouteTarget, ...] = field(default=())
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        """What every route can do (so any of them can serve a request that needs it)."""
+        if not self.routes:
+            return frozenset()
+        return frozenset.intersection(*(route.capabilities for route in self.routes))
+
+
+def _frozen(value: Any) -> Any:
+    if isinstance(value, dict):
+        return MappingProxyType({k: _frozen(v) for k, v in value.items()})
+    if isinstance(value, list | tuple):
+        return tuple(_frozen(v) for v in value)
+    return value
+
+
+def _route_target(route: Route) -> RouteTarget:
+    endpoint, provider = route.endpoint, route.endpoint.provider
+    return RouteTarget(
+        endpoint_id=endpoint.pk,
+        provider_name=provider.name,
+        provider_kind=provider.kind,
+        base_url=provider.base_url,
+        region=endpoint.region or provider.region,
+        upstream_model=endpoint.upstream_model,
+        api_key_ref=provider.api_key,
+        provider_config=_frozen(provider.config or {}),
+        weight=route.weight,
+        priority=route.priority,
+        capabilities=frozenset(endpoint.capabilities),
+        context_window=endpoint.context_window,
+        connect_timeout=endpoint.connect_timeout,
+        first_byte_timeout=endpoint.first_byte_timeout,
+        total_timeout=endpoint.total_timeout,
+        input_price_per_mtok=endpoint.input_price_per_mtok,
+        output_price_per_mtok=endpoint.output_price_per_mtok,
+        price_per_image=endpoint.price_per_image,
+        price_per_request=endpoint.price_per_request,
+    )
+
+
+def alias_routing(alias: ModelAlias) -> AliasRouting:
+    """The snapshot of one alias (its routes prefetched or not)."""
+    routes = sorted(
+        (r for r in alias.routes.all() if r.endpoint.is_active and r.endpoint.provider.is_active),
+        key=lambda r: (r.priority, -r.weight, r.pk),
+    )
+    return AliasRouting(
+        name=alias.name, kind=alias.kind, status=alias.status, approved_on=alias.approved_on,
+        deprecated_on=alias.deprecated_on, sunset_on=alias.sunset_on, retired_on=alias.retired_on,
+        replacement=alias.replacement.name if alias.replacement_id else None,
+        routes=tuple(_route_target(r) for r in routes),
+    )
+
+
+def routing_table() -> MappingProxyType[str, AliasRouting]:
+    """Every non-draft alias by name, as immutable plain data (no model instances).
+
+    Routes through an inactive endpoint or provider are left out. The gateway caches the
+    result per process and calls this again when ``config_version.current("registry")`` moves.
+    """
+    aliases = (
+        ModelAlias.objects.exclude(status=AliasStatus.DRAFT)
+        .select_related("replacement")
+        .prefetch_related(Prefetch("routes", queryset=Route.objects.select_related("endpoint__provider")))
+    )
+    return MappingProxyType({alias.name: alias_routing(alias) for alias in aliases})
+
+
+# --- the catalogue (people's view) ---------------------------------------------------------------
+
+CATALOGUE_STATUSES = (AliasStatus.EVALUATING, AliasStatus.APPROVED, AliasStatus.DEPRECATED)
+
+
+@dataclass(frozen=True)
+class CatalogueEntry:
+    """One alias as the catalogue lists it."""
+
+    alias: ModelAlias
+    card: ModelCard | None
+    providers: tuple[str, ...]
+    capabilities: frozenset[str]
+    use_cases: tuple[str, ...]
+    context_window: int | None
+    input_price_per_mtok: Decimal | None  # of the primary route
+    output_price_per_mtok: Decimal | None
+
+    @property
+    def name(self) -> str:
+        return self.alias.name
+
+    @property
+    def capability_list(self) -> list[str]:
+        """The capabilities in their usual order, for display."""
+        return [c for c in Capability.values if c in self.capabilities]
+
+
+@dataclass(frozen=True)
+class CatalogueFilters:
+    q: str = ""
+    capabilities: tuple[str, ...] = ()
+    use_case: str = ""
+    provider: str = ""
+    status: str = ""
+    max_input_price: Decimal | None = None
+
+    @classmethod
+    def from_params(cls, params) -> CatalogueFilters:
+        """From query parameters (``q``, ``capability`` repeated, ``use_case``, ``provider``, ``status``,
+        ``max_input_price``); a malformed price is ignored."""
+        try:
+            max_price = Decimal(params["max_input_price"]) if params.get("max_input_price") else None
+        except InvalidOperation:
+            max_price = None
+        return cls(
+            q=params.get("q", ""), capabilities=tuple(params.getlist("capability")),
+            use_case=params.get("use_case", ""), provider=params.get("provider", ""),
+            status=params.get("status", ""), max_input_price=max_price,
+        )
+
+
+def visible_aliases(user) -> QuerySet[ModelAlias]:
+    """Drafts only for those who manage aliases and the alias's owners."""
+    aliases = ModelAlias.objects.all()
+    if can(user, "alias.manage"):
+        return aliases
+    return aliases.filter(~Q(status=AliasStatus.DRAFT) | Q(owners=user)).distinct()
+
+
+def catalogue_entry(alias: ModelAlias) -> CatalogueEntry:
+    routes = sorted(alias.routes.all(), key=lambda r: (r.priority, -r.weight, r.pk))
+    card = getattr(alias, "card", None)
+    primary = routes[0].endpoint if routes else None
+    caps = frozenset.intersection(*(frozenset(r.endpoint.capabilities) for r in routes)) if routes else frozenset()
+    return CatalogueEntry(
+        alias=alias,
+        card=card,
+        providers=tuple(dict.fromkeys(r.endpoint.provider.name for r in routes)),
+        capabilities=caps,
+        use_cases=tuple(card.use_cases) if card else (),
+        context_window=primary.context_window if primary else None,
+        input_price_per_mtok=primary.input_price_per_mtok if primary else None,
+        output_price_per_mtok=primary.output_price_per_mtok if primary else None,
+    )
+
+
+def catalogue(user, filters: CatalogueFilters | None = None) -> list[CatalogueEntry]:
+    """Aliases the user may browse, matching ``filters``.
+
+    Without a status filter it lists evaluating, approved and deprecated aliases (retired
+    and draft ones on request). The catalogue is small, so capability, use-case and price
+    filters run in Python, the same on PostgreSQL and SQLite.
+    """
+    filters = filters or CatalogueFilters()
+    aliases = visible_aliases(user).select_related("card", "replacement").prefetch_related(
+        Prefetch("routes", queryset=Route.objects.select_related("endpoint__provider"))
+    )
+    if filters.status:
+        aliases = aliases.filter(status=filters.status)
+    else:
+        aliases = aliases.filter(status__in=CATALOGUE_STATUSES)
+    if filters.provider:
+        aliases = aliases.filter(routes__endpoint__provider__name=filters.provider).distinct()
+    entries = [catalogue_entry(alias) for alias in aliases.order_by("name")]
+    if filters.q.strip():
+        entries = [e for e in entries if _matches(e, filters.q.strip().lower())]
+    if filters.capabilities:
+        wanted = set(filters.capabilities)
+        entries = [e for e in entries if wanted <= e.capabilities]
+    if filters.use_case:
+        entries = [e for e in entries if filters.use_case in e.use_cases]
+    if filters.max_input_price is not None:
+        entries = [e for e in entries
+                   if e.input_price_per_mtok is not None and e.input_price_per_mtok <= filters.max_input_price]
+    return entries
+
+
+def _matches(entry: CatalogueEntry, q: str) -> bool:
+    haystack = [entry.name, *entry.use_cases, *entry.providers,
+                *(r.endpoint.upstream_model for r in entry.alias.routes.all())]
+    if entry.card is not None:
+        haystack.append(entry.card.summary)
+    return any(q in text.lower() for text in haystack)
+
+
+def use_case_tags() -> list[str]:
+    """Every use-case tag on a card, for the catalogue's filter."""
+    tags: set[str] = set()
+    for use_cases in ModelCard.objects.exclude(alias__status=AliasStatus.DRAFT).values_list("use_cases", flat=True):
+        tags.update(use_cases or [])
+    return sorted(tags)
+
+
+def alias_for_user(user, name: str) -> ModelAlias | None:
+    """One alias the user may see, with card and routes, or None."""
+    return (
+        visible_aliases(user).select_related("card", "replacement")
+        .prefetch_related(Prefetch("routes", queryset=Route.objects.select_related("endpoint__provider")), "owners")
+        .filter(name=name).first()
+    )
+
+
+def card_versions(alias: ModelAlias) -> QuerySet:
+    card = getattr(alias, "card", None)
+    return card.versions.select_related("created_by").order_by("-version") if card else ModelCard.objects.none()
+
+
+def providers() -> QuerySet[Provider]:
+    return Provider.objects.order_by("name")
+
+
+def endpoints() -> QuerySet[Endpoint]:
+    return Endpoint.objects.select_related("provider").order_by("provider__name", "upstream_model", "region")
+
+
+def aliases_owned_by(user) -> QuerySet[ModelAlias]:
+    return ModelAlias.objects.filter(owners=user).order_by("name")
+
+
+# --- onboarding candidates ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Candidates:
+    new: list[UpstreamModel]  # listed upstream, no endpoint yet, not dismissed
+    vanished: list[Endpoint]  # an endpoint whose upstream model the last sync did not list
+
+
+def onboarding_candidates(provider_names: Iterable[str] | None = None) -> Candidates:
+    """What the last syncs found that an admin should look at. Listing only; nothing is approved."""
+    listed = UpstreamModel.objects.select_related("provider")
+    endpoint_qs = Endpoint.objects.select_related("provider")
+    if provider_names is not None:
+        listed = listed.filter(provider__name__in=list(provider_names))
+        endpoint_qs = endpoint_qs.filter(provider__name__in=list(provider_names))
+    onboarded = set(endpoint_qs.values_list("provider_id", "upstream_model"))
+    new = [m for m in listed.filter(vanished_at__isnull=True, dismissed=False)
+           if (m.provider_id, m.model_id) not in onboarded]
+    gone = set(listed.filter(vanished_at__isnull=False).values_list("provider_id", "model_id"))
+    vanished = [e for e in endpoint_qs if (e.provider_id, e.upstream_model) in gone]
+    return Candidates(new=new, vanished=vanished)
