@@ -19,6 +19,7 @@ django_app = get_asgi_application()
 
 from aiplatform.lifespan import run_lifespan  # noqa: E402
 from aiplatform.websocket_urls import websocket_urlpatterns  # noqa: E402
+from gateway.asgi import application as gateway_app  # noqa: E402
 
 protocols = ProtocolTypeRouter(
     {
@@ -29,6 +30,9 @@ protocols = ProtocolTypeRouter(
 
 
 async def application(scope, receive, send):
+    if scope["type"] == "http" and (scope["path"] == "/v1" or scope["path"].startswith("/v1/")):
+        await gateway_app(scope, receive, send)  # the lean path: no Django middleware
+        return
     if scope["type"] == "lifespan":
         await run_lifespan(receive, send)
         return

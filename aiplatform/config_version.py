@@ -2,37 +2,49 @@
 
 from __future__ import annotations
 
+import time
+
 import redis
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
 
 from aiplatform.models.config_version import ConfigVersion
 
 REDIS_KEY = "sb:config-version:{namespace}"
-REDIS_CHANNEL = "sb:config-changed"
+# Raise the stored version, never lower it: two commits may publish out of order.
+_SET_IF_GREATER = """
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tonumber(ARGV[1]) > current then redis.call('SET', KEYS[1], ARGV[1]) end
+"""
+_client: redis.Redis | None = None
 
 
 def _redis() -> redis.Redis | None:
-    return redis.Redis.from_url(settings.REDIS_URL) if settings.REDIS_URL else None
+    global _client
+    if not settings.REDIS_URL:
+        return None
+    if _client is None:
+        _client = redis.Redis.from_url(settings.REDIS_URL)
+    return _client
 
 
 def bump(namespace: str) -> None:
-    """Record that ``namespace`` changed. Call inside the transaction that changes it."""
+    """Record that ``namespace`` changed. Call inside the transaction that changes it.
+
+    Versions are milliseconds since the epoch (or the previous version + 1 when that is larger),
+    so a number never comes back even if the table is emptied and rebuilt: a process holding
+    an old number always sees the next one as different.
+    """
     with transaction.atomic():
-        updated = ConfigVersion.objects.filter(namespace=namespace).update(version=F("version") + 1)
-        if not updated:
-            ConfigVersion.objects.create(namespace=namespace, version=1)
-    version = ConfigVersion.objects.get(namespace=namespace).version
+        row, _ = ConfigVersion.objects.select_for_update().get_or_create(namespace=namespace)
+        row.version = max(row.version + 1, time.time_ns() // 1_000_000)
+        row.save(update_fields=["version", "changed_at"])
+    version = row.version
 
     def publish() -> None:
         client = _redis()
         if client is not None:
-            # Never lower a newer number another process already wrote.
-            pipe = client.pipeline()
-            pipe.set(REDIS_KEY.format(namespace=namespace), version, get=False)
-            pipe.publish(REDIS_CHANNEL, f"{namespace}:{version}")
-            pipe.execute()
+            client.eval(_SET_IF_GREATER, 1, REDIS_KEY.format(namespace=namespace), version)
 
     transaction.on_commit(publish)
 

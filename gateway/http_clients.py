@@ -13,6 +13,7 @@ import asyncio
 import os
 import weakref
 from collections.abc import AsyncIterator, Callable, Mapping
+from typing import TYPE_CHECKING
 
 import httpx
 import orjson
@@ -25,7 +26,9 @@ from gateway.errors import (
     sanitize_message,
     upstream_error_for_status,
 )
-from gateway.providers.base import UpstreamTarget
+
+if TYPE_CHECKING:  # annotations only: importing it would load every adapter, which import this module
+    from gateway.providers.base import UpstreamTarget
 
 # Connection pool size per upstream; streaming answers hold a connection for their whole length.
 MAX_CONNECTIONS = int(os.environ.get("GATEWAY_UPSTREAM_MAX_CONNECTIONS", "512"))

@@ -1,0 +1,201 @@
+"""The ``/v1/`` HTTP layer: raw ASGI, none of Django's request machinery.
+
+It reads the request (bounded), builds the ``CallContext``, runs the pipeline and writes the
+answer or the error in the caller's shape (OpenAI's, or Anthropic's on ``/v1/messages``).
+Every response carries ``x-request-id``. Anything unexpected is logged with the request id
+and answered as a 500 in the same shape — never a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import structlog
+from django.conf import settings
+
+from aiplatform.lifespan import on_shutdown, on_startup
+from aiplatform.request_context import new_request_id
+from gateway import http_clients, metering, pipeline, tokens
+from gateway.errors import (
+    BadRequestError,
+    GatewayError,
+    NotFoundError,
+    PayloadTooLargeError,
+    UnsupportedMediaTypeError,
+)
+from gateway.pipeline.call import StreamBody
+from gateway.pipeline.context import CallContext
+from gateway.state import state
+from gateway.wire import anthropic as anthropic_wire
+
+log = structlog.get_logger("switchboard.gateway")
+
+JSON = b"application/json"
+SSE = b"text/event-stream"
+
+
+class MethodNotAllowedError(GatewayError):
+    status = 405
+    type = "invalid_request_error"
+    code = "method_not_allowed"
+
+
+class InternalError(GatewayError):
+    status = 500
+    type = "api_error"
+    code = "internal_error"
+
+
+# path → (method, handler, operation, error style)
+ROUTES = {
+    "/v1/chat/completions": ("POST", pipeline.chat_completions, "chat", "openai"),
+    "/v1/embeddings": ("POST", pipeline.embeddings, "embeddings", "openai"),
+    "/v1/messages": ("POST", pipeline.messages, "messages", "anthropic"),
+    "/v1/models": ("GET", pipeline.list_models, "models", "openai"),
+}
+
+
+def _error_body(error: GatewayError, style: str) -> bytes:
+    return anthropic_wire.render_error(error) if style == "anthropic" else error.to_openai_json()
+
+
+async def _read_body(receive, limit: int) -> bytes:
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise asyncio.CancelledError
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLargeError(f"The request body is larger than the limit of {limit} bytes.")
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+def _client_ip(scope, headers: dict[str, str]) -> str | None:
+    if settings.TRUST_X_FORWARDED_PROTO and headers.get("x-forwarded-for"):
+        return headers["x-forwarded-for"].split(",")[0].strip()
+    client = scope.get("client")
+    return client[0] if client else None
+
+
+def _check_content_type(headers: dict[str, str]) -> None:
+    content_type = headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/json":
+        raise UnsupportedMediaTypeError(
+            f"Send the request body as JSON with 'Content-Type: application/json' (got {content_type or 'none'!r})."
+        )
+
+
+async def _send_whole(send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", JSON), (b"content-length", str(len(body)).encode()), *headers]})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _send_stream(send, receive, stream: StreamBody, headers: list[tuple[bytes, bytes]]) -> None:
+    """Send chunks as they come; if the caller disconnects, stop (which closes the upstream)."""
+
+    async def pump() -> None:
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", SSE), (b"cache-control", b"no-cache"), *headers]})
+        async with contextlib.aclosing(stream.chunks) as chunks:
+            async for piece in chunks:
+                await send({"type": "http.response.body", "body": piece, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    async def disconnected() -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+
+    pump_task = asyncio.ensure_future(pump())
+    watch_task = asyncio.ensure_future(disconnected())
+    try:
+        await asyncio.wait({pump_task, watch_task}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (pump_task, watch_task):
+            if not task.done():
+                task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, OSError):
+            await pump_task
+        with contextlib.suppress(asyncio.CancelledError):
+            await watch_task
+
+
+async def application(scope, receive, send) -> None:
+    """Serve one ``/v1/`` request."""
+    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+    request_id = new_request_id(headers.get("x-request-id"))
+    path = scope["path"].rstrip("/") or "/"
+    style = "anthropic" if path == "/v1/messages" else "openai"
+    extra_headers: dict[str, str] = {}
+    try:
+        result = await _dispatch(scope, receive, headers, request_id, path, extra_headers)
+    except GatewayError as error:
+        extra_headers.update(error.headers)
+        result, status = _error_body(error, style), error.status
+    except asyncio.CancelledError:
+        return  # the caller left before we answered
+    except Exception:
+        log.exception("gateway_unhandled_error", request_id=request_id, path=path)
+        error = InternalError(f"The gateway failed to handle this request (request id {request_id}).")
+        result, status = _error_body(error, style), error.status
+    else:
+        status = 200
+    response_headers = [(b"x-request-id", request_id.encode()),
+                        *((k.encode("latin-1"), v.encode("latin-1")) for k, v in extra_headers.items())]
+    if isinstance(result, StreamBody):
+        await _send_stream(send, receive, result, response_headers)
+    else:
+        await _send_whole(send, status, result, response_headers)
+
+
+async def _dispatch(scope, receive, headers, request_id, path, extra_headers) -> bytes | StreamBody:
+    method = scope["method"]
+    model_id = None
+    route = ROUTES.get(path)
+    if route is None and path.startswith("/v1/models/"):
+        route, model_id = ROUTES["/v1/models"], path.removeprefix("/v1/models/")
+    if route is None:
+        raise NotFoundError(f"Unknown endpoint {method} {path}.", code="unknown_url")
+    allowed, handler, operation, _style = route
+    if method != allowed:
+        raise MethodNotAllowedError(f"{path} accepts {allowed}, not {method}.", headers={"allow": allowed})
+    body = b""
+    if method == "POST":
+        _check_content_type(headers)
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > settings.GATEWAY_MAX_BODY_BYTES:
+            raise PayloadTooLargeError(
+                f"The request body is larger than the limit of {settings.GATEWAY_MAX_BODY_BYTES} bytes.")
+        body = await _read_body(receive, settings.GATEWAY_MAX_BODY_BYTES)
+        if not body:
+            raise BadRequestError("The request body is empty; send a JSON object.")
+    ctx = CallContext(request_id=request_id, client_ip=_client_ip(scope, headers), headers=headers, body=body,
+                      operation=operation, snapshot=await state.current(), response_headers=extra_headers)
+    if model_id is not None:
+        return await pipeline.retrieve_model(ctx, model_id)
+    return await handler(ctx)
+
+
+async def _start() -> None:
+    tokens.seed_tiktoken_cache()
+    await asyncio.to_thread(tokens.warm)
+    try:
+        await state.start()
+    except Exception:  # e.g. migrations not applied yet: serve, and load on the first request
+        log.exception("gateway_state_start_failed")
+    await metering.flusher.start()
+
+
+async def _stop() -> None:
+    await metering.flusher.stop()
+    await state.stop()
+    await http_clients.close_all()
+
+
+on_startup(_start)
+on_shutdown(_stop)

@@ -1,0 +1,77 @@
+"""Step 1 — authenticate: the presented key must be one the portal issued, alive, and used from an allowed address."""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import re
+from datetime import UTC, datetime
+
+from gateway.errors import AuthenticationError, PermissionDeniedError
+from gateway.metering import Refusal, record_refusal
+from gateway.pipeline.context import CallContext
+
+KEY_SHAPE = re.compile(r"^sb-[A-Za-z0-9_-]{32,128}$")
+PREFIX_LENGTH = 12
+
+
+def presented_key(headers: dict[str, str]) -> str | None:
+    """The key from ``Authorization: Bearer …`` (OpenAI SDKs, anthropic 2.x) or ``x-api-key`` (older Anthropic SDKs)."""
+    authorization = headers.get("authorization")
+    if authorization:
+        scheme, _, value = authorization.partition(" ")
+        return value.strip() if scheme.lower() == "bearer" else authorization.strip()
+    return headers.get("x-api-key")
+
+
+def _refuse(ctx: CallContext, reason: str, error: Exception, *, key: str = "", grant=None) -> Exception:
+    record_refusal(Refusal(
+        reason=reason, request_id=ctx.request_id, ip=ctx.client_ip,
+        key_prefix=key[:PREFIX_LENGTH] if KEY_SHAPE.match(key or "") else "",
+        key_id=getattr(grant, "key_id", None), tenant_id=getattr(grant, "tenant_id", None),
+    ))
+    return error
+
+
+def _ip_allowed(ip: str | None, allowlist: tuple[str, ...]) -> bool:
+    if not allowlist:
+        return True
+    if ip is None:
+        return False
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return False
+    return any(address in ipaddress.ip_network(cidr, strict=False) for cidr in allowlist)
+
+
+def authenticate(ctx: CallContext) -> None:
+    """Set ``ctx.grant`` or raise: 401 for a missing, malformed, unknown, revoked or expired key; 403 for a refused IP.
+
+    Every refusal is counted and queued for the audit trail with the key's prefix only.
+    """
+    key = presented_key(ctx.headers)
+    if not key:
+        raise _refuse(ctx, "key_missing", AuthenticationError(
+            "Missing API key. Send it as 'Authorization: Bearer <key>'; keys are issued in the portal.",
+            code="missing_api_key"))
+    if not KEY_SHAPE.match(key):
+        raise _refuse(ctx, "key_malformed", AuthenticationError(
+            "Malformed API key: Switchboard keys look like 'sb-…'.", code="invalid_api_key"))
+    grant = ctx.snapshot.keys.get(hashlib.sha256(key.encode()).hexdigest())
+    if grant is None:
+        raise _refuse(ctx, "key_unknown", AuthenticationError(
+            f"Incorrect API key provided: {key[:PREFIX_LENGTH]}…. Check the key, or create one in the portal.",
+            code="invalid_api_key"), key=key)
+    if grant.revoked:
+        raise _refuse(ctx, "key_revoked", AuthenticationError(
+            f"API key {grant.key_prefix}… has been revoked.", code="api_key_revoked"), key=key, grant=grant)
+    if grant.expires_at is not None and grant.expires_at <= datetime.now(UTC):
+        raise _refuse(ctx, "key_expired", AuthenticationError(
+            f"API key {grant.key_prefix}… has expired (or was rotated out).", code="api_key_expired"),
+            key=key, grant=grant)
+    if not _ip_allowed(ctx.client_ip, grant.ip_allowlist):
+        raise _refuse(ctx, "ip_not_allowed", PermissionDeniedError(
+            f"API key {grant.key_prefix}… may not be used from {ctx.client_ip}.", code="ip_not_allowed"),
+            key=key, grant=grant)
+    ctx.grant = grant

@@ -1,0 +1,32 @@
+"""What one request carries through the pipeline."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from gateway.providers.base import UpstreamTarget
+from gateway.state import Snapshot
+
+
+@dataclass(slots=True)
+class CallContext:
+    """Filled in step by step: the request as received, then who is calling, then where it goes."""
+
+    request_id: str
+    client_ip: str | None
+    headers: dict[str, str]
+    body: bytes
+    operation: str  # chat | embeddings | messages | models
+    snapshot: Snapshot
+    started: float = field(default_factory=time.perf_counter)
+    grant: Any = None  # portal KeyGrant, after authenticate
+    routing: Any = None  # registry AliasRouting, after route
+    route: Any = None  # registry RouteTarget chosen
+    target: UpstreamTarget | None = None
+    response_headers: dict[str, str] = field(default_factory=dict)
+    first_byte_at: float | None = None
+
+    def elapsed_ms(self, since: float | None = None) -> float:
+        return round(((since or time.perf_counter()) - self.started) * 1000, 3)

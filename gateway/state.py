@@ -1,0 +1,164 @@
+"""The gateway's in-process view of the configuration: routes, keys and resolved secrets.
+
+Requests read only this snapshot, so the happy path makes no database query. A poller (started
+by the ASGI lifespan) checks the configuration versions every ``GATEWAY_CONFIG_POLL_SECONDS``:
+one Redis MGET in the full stack, a one-row query in the embedded mode, and a database check
+every few seconds even with Redis, in case a Redis notice was lost. When a version moved, the
+changed part is reloaded in a thread and swapped in whole, so a request sees one consistent
+snapshot. Revoking a key therefore bites in every process within about a second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+import structlog
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db import close_old_connections
+
+from gateway.providers.base import UpstreamTarget
+
+log = structlog.get_logger("switchboard.gateway")
+
+NAMESPACES = ("registry", "keys")
+_DB_CHECK_EVERY = 10  # polls; with Redis, the database is still consulted this often
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """One consistent view: aliases by name, key grants by key hash, upstream targets by endpoint id."""
+
+    routing: Mapping[str, Any] = field(default_factory=dict)
+    keys: Mapping[str, Any] = field(default_factory=dict)
+    targets: Mapping[int, UpstreamTarget] = field(default_factory=dict)
+    versions: Mapping[str, int] = field(default_factory=dict)
+    loaded_at: float = 0.0
+
+
+def _upstream_target(route, secrets: dict[str, str]) -> UpstreamTarget:
+    from registry.secrets import resolve_secret
+
+    ref = route.api_key_ref
+    if ref and ref not in secrets:
+        try:
+            secrets[ref] = resolve_secret(ref)
+        except Exception as exc:  # an unresolvable secret disables that endpoint, not the gateway
+            log.warning("secret_unresolvable", endpoint_id=route.endpoint_id, error=type(exc).__name__)
+            secrets[ref] = ""
+    return UpstreamTarget(
+        provider_kind=route.provider_kind,
+        base_url=route.base_url,
+        upstream_model=route.upstream_model,
+        api_key=secrets.get(ref, "") if ref else "",
+        region=route.region,
+        connect_timeout=route.connect_timeout,
+        first_byte_timeout=route.first_byte_timeout,
+        total_timeout=route.total_timeout,
+        config=MappingProxyType(dict(route.provider_config)),
+    )
+
+
+def _read_versions_from_db() -> dict[str, int]:
+    from aiplatform.config_version import current
+
+    try:
+        return {ns: current(ns) for ns in NAMESPACES}
+    finally:
+        close_old_connections()
+
+
+def _load(previous: Snapshot, versions: dict[str, int]) -> Snapshot:
+    """Reload what changed since ``previous`` (blocking: runs in a thread)."""
+    from portal.selectors import gateway_key_table
+
+    from registry.selectors import routing_table
+
+    try:
+        routing, targets = previous.routing, previous.targets
+        if versions.get("registry") != previous.versions.get("registry") or not previous.loaded_at:
+            routing = routing_table()
+            secrets: dict[str, str] = {}
+            targets = MappingProxyType(
+                {r.endpoint_id: _upstream_target(r, secrets) for alias in routing.values() for r in alias.routes}
+            )
+        keys = previous.keys
+        if versions.get("keys") != previous.versions.get("keys") or not previous.loaded_at:
+            keys = MappingProxyType(dict(gateway_key_table()))
+        return Snapshot(routing=routing, keys=keys, targets=targets, versions=dict(versions), loaded_at=time.time())
+    finally:
+        close_old_connections()
+
+
+class GatewayState:
+    """Holds the current snapshot and keeps it fresh."""
+
+    def __init__(self) -> None:
+        self.snapshot = Snapshot()
+        self._lock = asyncio.Lock()
+        self._poller: asyncio.Task | None = None
+        self._redis = None
+        self._polls = 0
+        self._last_check = 0.0
+
+    async def current(self) -> Snapshot:
+        """The snapshot to serve this request from. Loads on first use; never queries per request."""
+        snap = self.snapshot
+        if not snap.loaded_at:
+            await self.refresh(force=True)
+            return self.snapshot
+        if self._poller is None and time.monotonic() - self._last_check > settings.GATEWAY_CONFIG_POLL_SECONDS:
+            # No lifespan poller (e.g. a test transport): check inline, at most once per interval.
+            await self.refresh()
+        return self.snapshot
+
+    async def _versions(self) -> dict[str, int]:
+        self._polls += 1
+        if settings.REDIS_URL and self._polls % _DB_CHECK_EVERY:
+            from aiplatform.config_version import REDIS_KEY
+
+            if self._redis is None:
+                import redis.asyncio as aioredis
+
+                self._redis = aioredis.Redis.from_url(settings.REDIS_URL)
+            values = await self._redis.mget([REDIS_KEY.format(namespace=ns) for ns in NAMESPACES])
+            if all(v is not None for v in values):
+                return {ns: int(v) for ns, v in zip(NAMESPACES, values, strict=True)}
+        return await sync_to_async(_read_versions_from_db, thread_sensitive=False)()
+
+    async def refresh(self, *, force: bool = False) -> None:
+        async with self._lock:
+            self._last_check = time.monotonic()
+            versions = await self._versions()
+            if force or versions != dict(self.snapshot.versions) or not self.snapshot.loaded_at:
+                self.snapshot = await sync_to_async(_load, thread_sensitive=False)(self.snapshot, versions)
+                log.info("gateway_config_loaded", versions=versions, aliases=len(self.snapshot.routing),
+                         keys=len(self.snapshot.keys))
+
+    async def _poll_forever(self) -> None:
+        while True:
+            await asyncio.sleep(settings.GATEWAY_CONFIG_POLL_SECONDS)
+            try:
+                await self.refresh()
+            except Exception:  # keep serving the last good snapshot; try again next tick
+                log.exception("gateway_config_refresh_failed")
+
+    async def start(self) -> None:
+        await self.refresh(force=True)
+        self._poller = asyncio.create_task(self._poll_forever(), name="gateway-config-poller")
+
+    async def stop(self) -> None:
+        if self._poller is not None:
+            self._poller.cancel()
+            self._poller = None
+        if self._redis is not None:
+            await self._redis.aclose()
+            self._redis = None
+
+
+state = GatewayState()
