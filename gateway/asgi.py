@@ -119,8 +119,12 @@ async def _send_stream(send, receive, stream: StreamBody, headers: list[tuple[by
         for task in (pump_task, watch_task):
             if not task.done():
                 task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, OSError):
+        try:
             await pump_task
+        except asyncio.CancelledError:
+            pass
+        except Exception as exc:  # the connection broke under us: nothing left to tell the caller
+            log.debug("stream_send_failed", error=type(exc).__name__)
         with contextlib.suppress(asyncio.CancelledError):
             await watch_task
 

@@ -67,12 +67,13 @@ class _Format:
         self.style = style
         self.request = request
         self.alias = ctx.routing.name
+        self.upstream_model = ctx.target.upstream_model
         if style == "anthropic":
             self.writer = anthropic_wire.StreamWriter(model=self.alias)
 
     def opening(self) -> bytes:
         if self.style == "anthropic":
-            prompt_tokens, _ = tokens.count_prompt(self.request, self.request.model)
+            prompt_tokens, _ = tokens.count_prompt(self.request, self.upstream_model)
             return self.writer.start(prompt_tokens)
         return b""
 
