@@ -79,4 +79,4 @@ def test_every_change_bumps_the_registry_version(make_alias):
     services.update_card(actor=None, alias=alias, summary="Hello")
 
     assert after_create > before
-    assert config_version.current("registry") == after_create + 1
+    assert config_version.current("registry") > after_create
