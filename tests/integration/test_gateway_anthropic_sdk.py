@@ -27,7 +27,7 @@ def test_streaming_events(client):
                                 messages=[{"role": "user", "content": "Hi"}]) as stream:
         text = "".join(stream.text_stream)
         final = stream.get_final_message()
-    assert text == "Switchboard routes every call through one"
+    assert text == "Switchboard routes every call through"
     assert final.usage.output_tokens == 5
 
 
