@@ -61,6 +61,7 @@ class Refusal:
     occurred_at: datetime | None = None
 
 
+MAX_QUEUED = 100_000  # events kept for retry while the database is unreachable
 _usage: list[UsageEvent] = []
 _refusals: list[Refusal] = []
 refusal_counts: dict[str, int] = {}
@@ -76,39 +77,60 @@ def record_refusal(refusal: Refusal) -> None:
     _refusals.append(refusal)
 
 
-def _write(usage: list[UsageEvent], refusals: list[Refusal]) -> None:
+def _write_usage(usage: list[UsageEvent]) -> None:
     from portal import services as portal_services
 
     try:
-        if usage:
-            writer = getattr(portal_services, "record_usage_events", None)
-            if writer is not None:
-                writer(events=[asdict(e) for e in usage])
-            else:
-                for e in usage:
-                    log.info("usage", **{k: str(v) if isinstance(v, Decimal | datetime) else v for k, v in asdict(e).items()})
-            last_used: dict[int, datetime] = {}
-            for e in usage:
-                last_used[e.key_id] = max(last_used.get(e.key_id, e.occurred_at), e.occurred_at)
-            portal_services.record_key_usage(last_used=last_used)
-        if refusals:
-            portal_services.record_gateway_refusals(refusals=[asdict(r) for r in refusals])
+        portal_services.record_usage_events(events=[asdict(e) for e in usage])
+        last_used: dict[int, datetime] = {}
+        for e in usage:
+            last_used[e.key_id] = max(last_used.get(e.key_id, e.occurred_at), e.occurred_at)
+        portal_services.record_key_usage(last_used=last_used)
     finally:
         close_old_connections()
 
 
+def _write_refusals(refusals: list[Refusal]) -> None:
+    from portal import services as portal_services
+
+    try:
+        portal_services.record_gateway_refusals(refusals=[asdict(r) for r in refusals])
+    finally:
+        close_old_connections()
+
+
+async def _write_or_return(batch: list, write, kind: str) -> list:
+    """Write ``batch``; return it when the write failed, so it is tried again next time."""
+    if not batch:
+        return []
+    try:
+        await sync_to_async(write, thread_sensitive=False)(batch)
+        return []
+    except Exception:
+        log.exception("meter_flush_failed", kind=kind, count=len(batch))
+        return batch
+
+
+def _bounded(queue: list, kind: str) -> list:
+    if len(queue) > MAX_QUEUED:
+        log.error("meter_queue_overflow", kind=kind, dropped=len(queue) - MAX_QUEUED)
+        return queue[-MAX_QUEUED:]
+    return queue
+
+
 async def flush() -> None:
-    """Write what is queued. On failure the batch goes back to the queue for the next flush."""
+    """Write what is queued; usage and refusals independently, so one failing cannot hold up the other.
+
+    A failed batch goes back to the front of its queue for the next flush; the queues are bounded
+    (``MAX_QUEUED``), and past that the oldest entries are dropped with an error in the log.
+    """
     global _usage, _refusals
     usage, refusals = _usage, _refusals
-    if not usage and not refusals:
-        return
     _usage, _refusals = [], []
-    try:
-        await sync_to_async(_write, thread_sensitive=False)(usage, refusals)
-    except Exception:
-        log.exception("meter_flush_failed", usage=len(usage), refusals=len(refusals))
-        _usage[:0], _refusals[:0] = usage, refusals
+    retry_usage = await _write_or_return(usage, _write_usage, "usage")
+    _usage = _bounded(retry_usage + _usage, "usage")
+    retry_refusals = await _write_or_return(refusals, _write_refusals, "refusals")
+    _refusals = _bounded(retry_refusals + _refusals, "refusals")
 
 
 class Flusher:

@@ -1,3 +1,32 @@
-"""Pages of the portal (filled in by its issue)."""
+"""Pages of the portal, under /portal/."""
 
-urlpatterns: list = []
+from __future__ import annotations
+
+from django.urls import path
+
+from portal import views
+
+app_name = "portal"
+
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("teams/<slug:slug>/", views.team, name="team"),
+    path("teams/<slug:slug>/applications", views.application_create, name="application_create"),
+    path("teams/<slug:slug>/hosting/new", views.hosting_new, name="hosting_new"),
+    path("applications/<int:pk>/", views.application, name="application"),
+    path("applications/<int:pk>/subscriptions", views.subscription_request, name="subscription_request"),
+    path("applications/<int:pk>/keys", views.key_create, name="key_create"),
+    path("subscriptions/<int:pk>/cancel", views.subscription_cancel, name="subscription_cancel"),
+    path("keys/<int:pk>/rotate", views.key_rotate, name="key_rotate"),
+    path("keys/<int:pk>/revoke", views.key_revoke, name="key_revoke"),
+    path("keys/<int:pk>/ip-allowlist", views.key_ip_allowlist, name="key_ip_allowlist"),
+    path("hosting/<int:pk>/cancel", views.hosting_cancel, name="hosting_cancel"),
+    path("approvals/", views.approvals, name="approvals"),
+    path("approvals/subscriptions/<int:pk>", views.subscription_decide, name="subscription_decide"),
+    path("approvals/hosting/<int:pk>", views.hosting_decide, name="hosting_decide"),
+    path("approvals/rules", views.rule_create, name="rule_create"),
+    path("approvals/rules/<int:pk>/deactivate", views.rule_deactivate, name="rule_deactivate"),
+    path("tokens/", views.tokens, name="tokens"),
+    path("tokens/<int:pk>/revoke", views.token_revoke, name="token_revoke"),
+    path("notifications/", views.notifications, name="notifications"),
+]

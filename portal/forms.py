@@ -1,0 +1,84 @@
+"""Forms of the portal's pages. They validate shape; services validate meaning."""
+
+from __future__ import annotations
+
+from django import forms
+
+from aiplatform.roles import Region
+from portal.models import DataClassification, Environment, LatencyNeed
+from registry.models import AliasStatus, Endpoint, ModelAlias
+
+
+class ApplicationForm(forms.Form):
+    name = forms.CharField(max_length=100)
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    environment = forms.ChoiceField(choices=Environment.choices, initial=Environment.DEV)
+    data_classification = forms.ChoiceField(choices=DataClassification.choices, initial=DataClassification.INTERNAL,
+                                            label="Data it will send",
+                                            help_text="The most sensitive data the application sends to models.")
+
+
+class SubscriptionRequestForm(forms.Form):
+    alias = forms.ModelChoiceField(queryset=ModelAlias.objects.filter(
+        status__in=[AliasStatus.APPROVED, AliasStatus.EVALUATING]).order_by("name"), to_field_name="name",
+        label="Model", empty_label="Choose a model")
+    use_case = forms.CharField(max_length=200, label="Use case", help_text="What the application will do with it.")
+    justification = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}),
+                                    help_text="Why this model (cost, quality, data rules...).")
+
+
+class DecisionForm(forms.Form):
+    decision = forms.ChoiceField(choices=[("approve", "Approve"), ("reject", "Reject")])
+    comment = forms.CharField(required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 1}))
+
+
+class ReasonForm(forms.Form):
+    comment = forms.CharField(required=False, max_length=2000)
+
+
+class KeyForm(forms.Form):
+    name = forms.CharField(max_length=100, required=False, help_text="A label, e.g. 'production'.")
+    expires_in_days = forms.IntegerField(min_value=1, max_value=3650, required=False, label="Expires in (days)",
+                                         help_text="Empty: never expires (revoke it when done).")
+    ip_allowlist = forms.CharField(required=False, label="IP allow-list",
+                                   help_text="CIDRs, comma-separated; empty: any address.")
+
+
+class RotateForm(forms.Form):
+    overlap_hours = forms.IntegerField(min_value=0, max_value=720, initial=24, label="Overlap (hours)")
+
+
+class IpAllowlistForm(forms.Form):
+    ip_allowlist = forms.CharField(required=False, label="IP allow-list")
+
+
+class HostingRequestForm(forms.Form):
+    alias = forms.ModelChoiceField(queryset=ModelAlias.objects.filter(
+        status__in=[AliasStatus.APPROVED, AliasStatus.EVALUATING]).order_by("name"), to_field_name="name",
+        label="Model", empty_label="Choose a model")
+    expected_requests_per_minute = forms.IntegerField(min_value=1, max_value=10_000_000,
+                                                      label="Expected requests per minute")
+    expected_tokens_per_minute = forms.IntegerField(min_value=0, max_value=2_000_000_000, required=False,
+                                                    label="Expected tokens per minute")
+    latency_need = forms.ChoiceField(choices=LatencyNeed.choices, initial=LatencyNeed.STANDARD, label="Latency need")
+    region = forms.ChoiceField(choices=Region.choices, initial=Region.GLOBAL)
+    business_case = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), label="Business case")
+
+
+class HostingDecisionForm(forms.Form):
+    decision = forms.ChoiceField(choices=[("approve", "Approve"), ("reject", "Reject")])
+    endpoint = forms.ModelChoiceField(queryset=Endpoint.objects.filter(is_active=True).select_related("provider"),
+                                      required=False, empty_label="Serving endpoint…")
+    comment = forms.CharField(required=False, max_length=2000)
+
+
+class AutoApprovalRuleForm(forms.Form):
+    alias = forms.ModelChoiceField(queryset=ModelAlias.objects.order_by("name"), to_field_name="name", label="Model")
+    environment = forms.ChoiceField(choices=[("", "Any environment"), *Environment.choices], required=False)
+    max_data_classification = forms.ChoiceField(choices=DataClassification.choices,
+                                                initial=DataClassification.INTERNAL, label="Data up to")
+
+
+class AccessTokenForm(forms.Form):
+    name = forms.CharField(max_length=100, help_text="What uses it, e.g. 'ci'.")
+    expires_in_days = forms.IntegerField(min_value=1, max_value=3650, required=False, label="Expires in (days)")

@@ -1,0 +1,40 @@
+"""The usage ledger: one row per call through the gateway, written in batches off the request path."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from aiplatform.models import TenantOwned
+
+
+class UsageEvent(TenantOwned):
+    """One call: who made it, which model and endpoint served it, tokens, cost, latency and outcome.
+
+    ``request_id`` is unique, so writing a batch twice (a retried flush) records each call once.
+    """
+
+    request_id = models.CharField(max_length=128, unique=True)
+    occurred_at = models.DateTimeField(db_index=True)
+    application = models.ForeignKey("portal.Application", on_delete=models.PROTECT, related_name="usage_events")
+    key = models.ForeignKey("portal.ApiKey", on_delete=models.PROTECT, related_name="usage_events")
+    alias = models.CharField(max_length=100, db_index=True)
+    endpoint = models.ForeignKey("registry.Endpoint", on_delete=models.SET_NULL, null=True, related_name="+")
+    provider_kind = models.CharField(max_length=32, blank=True)
+    operation = models.CharField(max_length=16)  # chat | embeddings | messages
+    streamed = models.BooleanField(default=False)
+    prompt_tokens = models.PositiveIntegerField(default=0)
+    completion_tokens = models.PositiveIntegerField(default=0)
+    total_tokens = models.PositiveIntegerField(default=0)
+    usage_source = models.CharField(max_length=16, blank=True, help_text="provider, tokenizer or estimate")
+    cost = models.DecimalField(max_digits=18, decimal_places=9, default=0)
+    ttfb_ms = models.FloatField(null=True)
+    total_ms = models.FloatField()
+    status = models.PositiveSmallIntegerField()
+    error_class = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-occurred_at"]
+        indexes = [models.Index(fields=["tenant", "occurred_at"]), models.Index(fields=["application", "occurred_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.request_id} {self.alias} {self.status}"

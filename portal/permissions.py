@@ -1,0 +1,41 @@
+"""Who may do what in the portal. Imported once from ``PortalConfig.ready``.
+
+Team members work on their own team's applications, subscriptions and keys (viewers read,
+developers and up change). Subscription requests are decided by platform admins and by model
+owners named on the requested alias; nobody decides their own request. Dedicated hosting and
+auto-approval rules are for platform admins.
+"""
+
+from __future__ import annotations
+
+from aiplatform.permissions import register
+from aiplatform.roles import PlatformRole, TenantRole
+
+
+def is_alias_approver(user, alias) -> bool:
+    """Platform admins, and model owners named on ``alias``."""
+    if user.is_platform_admin:
+        return True
+    return (PlatformRole.MODEL_OWNER in user.platform_roles and alias is not None
+            and alias.owners.filter(pk=user.pk).exists())
+
+
+def _may_decide(user, request) -> bool:
+    """``request`` is a Subscription or HostingRequest (or None: "is this person an approver at all")."""
+    if request is None:
+        return True
+    if request.requested_by_id is not None and request.requested_by_id == user.pk:
+        return False
+    return is_alias_approver(user, request.alias)
+
+
+register("application.view", tenant_role=TenantRole.VIEWER, platform_roles=(PlatformRole.AUDITOR,))
+register("application.manage", tenant_role=TenantRole.DEVELOPER)
+register("subscription.request", tenant_role=TenantRole.DEVELOPER)
+register("subscription.cancel", tenant_role=TenantRole.DEVELOPER)
+register("subscription.decide", platform_roles=(PlatformRole.MODEL_OWNER,), also=_may_decide)
+register("key.manage", tenant_role=TenantRole.DEVELOPER)
+register("hosting.request", tenant_role=TenantRole.DEVELOPER)
+register("hosting.cancel", tenant_role=TenantRole.DEVELOPER)
+register("hosting.decide", also=_may_decide)  # platform admins only (and never their own request)
+register("auto_approval.manage")  # platform admins only

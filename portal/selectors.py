@@ -1,0 +1,188 @@
+"""Reading the portal: a team's applications, subscriptions and keys; approvers' queues; the gateway's key table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from types import MappingProxyType
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from aiplatform.models import Tenant
+from aiplatform.roles import PlatformRole
+from portal.models import (
+    ApiKey,
+    Application,
+    AutoApprovalRule,
+    HostingRequest,
+    HostingStatus,
+    Notification,
+    PersonalAccessToken,
+    Subscription,
+    SubscriptionStatus,
+)
+from portal.models.keys import hash_secret
+
+# Revoked and expired keys stay in the gateway's table this long, so it can say "revoked" / "expired".
+REFUSED_KEYS_KEPT = timedelta(days=7)
+
+
+# --- the gateway's view ---------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class KeyGrant:
+    """What one API key may do, as plain data. The gateway decides per request (revoked, expiry, IP, alias)."""
+
+    key_id: int
+    key_prefix: str
+    tenant_id: int
+    tenant_slug: str
+    tenant_region: str
+    application_id: int
+    application_name: str
+    environment: str
+    data_classification: str
+    aliases: frozenset[str]  # approved, not suspended subscriptions of the application
+    expires_at: datetime | None  # the end of a rotation overlap sets this on the old key
+    revoked: bool
+    ip_allowlist: tuple[str, ...]  # CIDRs; empty: any address
+
+
+def gateway_key_table() -> MappingProxyType[str, KeyGrant]:
+    """Every key that could authenticate, by ``key_hash`` (two queries).
+
+    Keys revoked or expired within ``REFUSED_KEYS_KEPT`` are included (``revoked`` / ``expires_at``
+    tell why they fail) so the gateway can tell them from unknown keys. A key of an inactive team
+    counts as revoked. The gateway caches the result and reloads it when ``config_version``
+    "keys" moves.
+    """
+    since = timezone.now() - REFUSED_KEYS_KEPT
+    keys = list(
+        ApiKey.objects.filter(Q(revoked_at__isnull=True) | Q(revoked_at__gte=since))
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gte=since))
+        .select_related("application__tenant")
+    )
+    aliases: dict[int, set[str]] = {}
+    rows = Subscription.objects.filter(
+        status=SubscriptionStatus.APPROVED, application_id__in={k.application_id for k in keys}
+    ).values_list("application_id", "alias__name")
+    for application_id, alias_name in rows:
+        aliases.setdefault(application_id, set()).add(alias_name)
+    table = {}
+    for key in keys:
+        app, tenant = key.application, key.application.tenant
+        table[key.key_hash] = KeyGrant(
+            key_id=key.pk, key_prefix=key.key_prefix, tenant_id=tenant.pk, tenant_slug=tenant.slug,
+            tenant_region=tenant.region, application_id=app.pk, application_name=app.name,
+            environment=app.environment, data_classification=app.data_classification,
+            aliases=frozenset(aliases.get(app.pk, ())), expires_at=key.expires_at,
+            revoked=key.revoked_at is not None or not tenant.is_active,
+            ip_allowlist=tuple(key.ip_allowlist or ()),
+        )
+    return MappingProxyType(table)
+
+
+def dedicated_routes() -> MappingProxyType[tuple[int, str], int]:
+    """The routing hook for dedicated hosting: ``(tenant_id, alias name) → endpoint id`` of approved requests.
+
+    The gateway (or the registry's routing) sends that team's calls to that alias to this endpoint
+    instead of the shared routes. Reload it with the key table (both move with config version "keys").
+    """
+    rows = (HostingRequest.objects.filter(status=HostingStatus.APPROVED, endpoint__is_active=True)
+            .order_by("decided_at", "pk").values_list("tenant_id", "alias__name", "endpoint_id"))
+    return MappingProxyType({(tenant_id, alias): endpoint_id for tenant_id, alias, endpoint_id in rows})
+
+
+# --- a team's view --------------------------------------------------------------------------------
+
+def applications_of(tenant: Tenant, *, viewer) -> QuerySet[Application]:
+    return Application.objects.for_user(viewer).filter(tenant=tenant).select_related("owner")
+
+
+def applications_for(user) -> QuerySet[Application]:
+    return Application.objects.for_user(user).select_related("tenant", "owner").order_by("tenant__name", "name")
+
+
+def subscriptions_for(user) -> QuerySet[Subscription]:
+    """Subscriptions of the user's teams (all, for platform admins and auditors)."""
+    return Subscription.objects.for_user(user).select_related("application", "alias", "tenant", "requested_by")
+
+
+def subscriptions_of(application: Application, *, viewer) -> QuerySet[Subscription]:
+    return subscriptions_for(viewer).filter(application=application).prefetch_related("transitions")
+
+
+def keys_for(user) -> QuerySet[ApiKey]:
+    return ApiKey.objects.for_user(user).select_related("application", "tenant", "created_by")
+
+
+def keys_of(application: Application, *, viewer) -> QuerySet[ApiKey]:
+    return keys_for(viewer).filter(application=application)
+
+
+def hosting_requests_for(user) -> QuerySet[HostingRequest]:
+    return HostingRequest.objects.for_user(user).select_related("alias", "tenant", "requested_by",
+                                                                "endpoint__provider")
+
+
+# --- approvers' view ------------------------------------------------------------------------------
+
+def is_approver(user) -> bool:
+    return bool(getattr(user, "is_authenticated", False)) and (
+        user.is_platform_admin or PlatformRole.MODEL_OWNER in user.platform_roles)
+
+
+def subscriptions_decidable_by(user) -> QuerySet[Subscription]:
+    """Subscriptions whose alias this user may decide on: all for platform admins; owned aliases for model owners."""
+    subs = Subscription.objects.select_related("application", "alias", "tenant", "requested_by")
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return subs.none()
+    if user.is_platform_admin:
+        return subs
+    if PlatformRole.MODEL_OWNER in user.platform_roles:
+        return subs.filter(alias__owners=user)
+    return subs.none()
+
+
+def subscriptions_visible_to(user) -> QuerySet[Subscription]:
+    """The user's teams' subscriptions and those they approve."""
+    decidable = subscriptions_decidable_by(user).values("pk")
+    return Subscription.objects.filter(Q(pk__in=Subscription.objects.for_user(user).values("pk"))
+                                       | Q(pk__in=decidable)).select_related(
+        "application", "alias", "tenant", "requested_by")
+
+
+def approval_queue(user) -> QuerySet[Subscription]:
+    """Pending requests this user may decide, oldest first."""
+    return subscriptions_decidable_by(user).filter(status=SubscriptionStatus.PENDING).order_by("requested_at", "pk")
+
+
+def hosting_queue(user) -> QuerySet[HostingRequest]:
+    """Pending dedicated-hosting requests, oldest first (platform admins only)."""
+    if not getattr(user, "is_authenticated", False) or not user.is_platform_admin:
+        return HostingRequest.objects.none()
+    return (HostingRequest.objects.filter(status=HostingStatus.PENDING)
+            .select_related("alias", "tenant", "requested_by").order_by("requested_at", "pk"))
+
+
+def auto_approval_rules() -> QuerySet[AutoApprovalRule]:
+    return AutoApprovalRule.objects.filter(is_active=True).select_related("alias", "created_by")
+
+
+# --- people ---------------------------------------------------------------------------------------
+
+def access_tokens_of(user) -> QuerySet[PersonalAccessToken]:
+    return PersonalAccessToken.objects.filter(user=user)
+
+
+def access_token_by_secret(secret: str) -> PersonalAccessToken | None:
+    return (PersonalAccessToken.objects.select_related("user").filter(token_hash=hash_secret(secret)).first())
+
+
+def notifications_of(user) -> QuerySet[Notification]:
+    return Notification.objects.filter(user=user)
+
+
+def unread_notification_count(user) -> int:
+    return Notification.objects.filter(user=user, read_at__isnull=True).count()

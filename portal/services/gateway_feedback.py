@@ -1,0 +1,97 @@
+"""What the gateway reports back, in batches and off the request path: key use and refusals."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+import structlog
+from django.db import transaction
+
+from aiplatform.audit import record_event
+from aiplatform.models import Tenant
+from portal.models import ApiKey, UsageEvent
+from portal.models.keys import PREFIX_LENGTH
+
+log = structlog.get_logger(__name__)
+
+GATEWAY = "gateway"
+_PREFIX_SHAPE = re.compile(r"^sb-[A-Za-z0-9_-]{1,9}$")
+# key_missing, key_malformed, key_unknown, key_revoked, key_expired, ip_not_allowed, alias_not_subscribed, ...
+_REASON_SHAPE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+
+_USAGE_FIELDS = {f.name for f in UsageEvent._meta.concrete_fields} | {"application_id", "key_id", "endpoint_id", "tenant_id"}
+
+
+def record_usage_events(*, events: list[dict[str, Any]]) -> int:
+    """Write a batch of gateway usage events; an event already recorded (same request id) is skipped.
+
+    Returns how many rows the batch held. One INSERT per batch.
+    """
+    # An event whose key or application is gone would fail the whole INSERT (and every retry of it).
+    live_keys = set(ApiKey.objects.filter(pk__in={e["key_id"] for e in events}).values_list("pk", "application_id"))
+    rows, dropped = [], 0
+    for e in events:
+        if (e["key_id"], e["application_id"]) not in live_keys:
+            dropped += 1
+            continue
+        rows.append(UsageEvent(**{k: v for k, v in e.items() if k in _USAGE_FIELDS}))
+    if dropped:
+        log.warning("usage_events_dropped", count=dropped, reason="unknown key or application")
+    UsageEvent.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
+    return len(rows)
+
+
+def record_key_usage(*, last_used: dict[int, datetime]) -> None:
+    """Move each key's ``last_used_at`` forward to the given time (never back). Two queries per batch."""
+    if not last_used:
+        return
+    with transaction.atomic():
+        keys = list(ApiKey.objects.select_for_update().filter(pk__in=list(last_used)).order_by("pk").only("pk", "last_used_at"))
+        changed = []
+        for key in keys:
+            when = last_used[key.pk]
+            if key.last_used_at is None or when > key.last_used_at:
+                key.last_used_at = when
+                changed.append(key)
+        if changed:
+            ApiKey.objects.bulk_update(changed, ["last_used_at"])
+
+
+def _safe_prefix(value: Any) -> str:
+    """At most the visible prefix of a key, and only if it looks like one: a secret never reaches the trail."""
+    text = str(value or "")[:PREFIX_LENGTH]
+    return text if _PREFIX_SHAPE.match(text) else ""
+
+
+def record_gateway_refusals(*, refusals: list[dict]) -> None:
+    """One audit event (``gateway.refusal``) per refused call: reason, key prefix, key id, alias, IP, request id.
+
+    Each refusal dict carries ``reason``, ``request_id``, ``ip`` and optionally ``key_prefix``,
+    ``key_id``, ``tenant_id``, ``alias``, ``occurred_at``. A reason that is not a short snake_case word is kept as "other".
+    """
+    if not refusals:
+        return
+    key_ids = {r["key_id"] for r in refusals if r.get("key_id")}
+    keys = ApiKey.objects.select_related("application").in_bulk(key_ids) if key_ids else {}
+    tenant_ids = {r["tenant_id"] for r in refusals if r.get("tenant_id")} | {k.tenant_id for k in keys.values()}
+    tenants = Tenant.objects.in_bulk(tenant_ids) if tenant_ids else {}
+    with transaction.atomic():
+        for refusal in refusals:
+            key = keys.get(refusal.get("key_id"))
+            tenant = tenants.get(refusal.get("tenant_id") or (key.tenant_id if key else None))
+            reason = str(refusal.get("reason") or "")
+            occurred_at = refusal.get("occurred_at")
+            record_event(
+                action="gateway.refusal", actor=None, actor_label=GATEWAY, tenant=tenant, target=key,
+                changes={
+                    "reason": reason if _REASON_SHAPE.match(reason) else "other",
+                    "key_prefix": key.key_prefix if key else _safe_prefix(refusal.get("key_prefix")),
+                    "key_id": key.pk if key else None,
+                    "alias": str(refusal.get("alias") or "")[:100],
+                    "occurred_at": occurred_at.isoformat() if isinstance(occurred_at, datetime) else occurred_at,
+                },
+                ip=refusal.get("ip") or "", request_id=str(refusal.get("request_id") or "")[:128],
+            )

@@ -1,0 +1,401 @@
+"""Pages of the portal: a team's applications, subscriptions and keys; approvers' queues; access tokens.
+
+Views parse a form, call one service or selector, and render. Tenant objects are fetched with
+``get_for_user_or_404``; a secret is rendered once, in the response to the POST that made it,
+and never put in a message, a redirect or the session.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.db.models import Count, Q
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from aiplatform.models import Tenant
+from aiplatform.permissions import can, get_for_user_or_404, require
+from aiplatform.selectors import tenants_for_user
+from portal import selectors, services
+from portal.forms import (
+    AccessTokenForm,
+    ApplicationForm,
+    AutoApprovalRuleForm,
+    DecisionForm,
+    HostingDecisionForm,
+    HostingRequestForm,
+    IpAllowlistForm,
+    KeyForm,
+    ReasonForm,
+    RotateForm,
+    SubscriptionRequestForm,
+)
+from portal.models import (
+    ApiKey,
+    Application,
+    AutoApprovalRule,
+    HostingRequest,
+    Subscription,
+    SubscriptionStatus,
+)
+
+
+def _say(request: HttpRequest, exc: ValidationError) -> None:
+    messages.error(request, " ".join(exc.messages))
+
+
+def _errors(form, exc: ValidationError) -> None:
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.message_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc.messages)
+
+
+def _form_errors(request: HttpRequest, form) -> None:
+    messages.error(request, " ".join(f"{'' if f == '__all__' else form.fields[f].label or f}: {' '.join(e)}".lstrip(": ")
+                                     for f, e in form.errors.items()))
+
+
+def _secret_page(request: HttpRequest, context: dict) -> HttpResponse:
+    response = render(request, "portal/secret_shown_once.html", context)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+# --- a team's pages -------------------------------------------------------------------------------
+
+@login_required
+def index(request: HttpRequest) -> HttpResponse:
+    is_approver = selectors.is_approver(request.user)
+    return render(request, "portal/index.html", {
+        "tenants": tenants_for_user(request.user), "is_approver": is_approver,
+        "queue_size": selectors.approval_queue(request.user).count() if is_approver else 0,
+    })
+
+
+@login_required
+def team(request: HttpRequest, slug: str) -> HttpResponse:
+    tenant = get_for_user_or_404(Tenant.objects, request.user, slug=slug)
+    applications = selectors.applications_of(tenant, viewer=request.user).annotate(
+        approved=Count("subscriptions", filter=Q(subscriptions__status=SubscriptionStatus.APPROVED), distinct=True),
+        pending=Count("subscriptions", filter=Q(subscriptions__status=SubscriptionStatus.PENDING), distinct=True),
+        live_keys=Count("keys", filter=Q(keys__revoked_at__isnull=True) & (
+            Q(keys__expires_at__isnull=True) | Q(keys__expires_at__gt=timezone.now())), distinct=True),
+    )
+    return render(request, "portal/team.html", {
+        "tenant": tenant, "applications": applications, "form": ApplicationForm(),
+        "may_manage": can(request.user, "application.manage", tenant),
+        "hosting_requests": selectors.hosting_requests_for(request.user).filter(tenant=tenant),
+    })
+
+
+@login_required
+@require_POST
+def application_create(request: HttpRequest, slug: str) -> HttpResponse:
+    tenant = get_for_user_or_404(Tenant.objects, request.user, slug=slug)
+    form = ApplicationForm(request.POST)
+    if form.is_valid():
+        try:
+            app = services.create_application(actor=request.user, tenant=tenant, **form.cleaned_data)
+        except ValidationError as exc:
+            _errors(form, exc)
+        else:
+            messages.success(request, f"{app.name} is registered. Next: request access to a model.")
+            return redirect("portal:application", app.pk)
+    return render(request, "portal/team.html", {
+        "tenant": tenant, "applications": selectors.applications_of(tenant, viewer=request.user), "form": form,
+        "may_manage": True, "hosting_requests": selectors.hosting_requests_for(request.user).filter(tenant=tenant),
+    }, status=400)
+
+
+def _application_page(request: HttpRequest, app: Application, **extra) -> HttpResponse:
+    invalid = extra.pop("invalid", False)
+    return render(request, "portal/application.html", {
+        "app": app, "tenant": app.tenant,
+        "subscriptions": selectors.subscriptions_of(app, viewer=request.user),
+        "keys": selectors.keys_of(app, viewer=request.user).select_related("replaced_by"),
+        "may_manage": can(request.user, "key.manage", app),
+        "request_form": extra.pop("request_form", SubscriptionRequestForm()),
+        "key_form": extra.pop("key_form", KeyForm()),
+        "rotate_form": RotateForm(),
+        **extra,
+    }, status=400 if invalid else 200)
+
+
+@login_required
+def application(request: HttpRequest, pk: int) -> HttpResponse:
+    app = get_for_user_or_404(Application.objects.select_related("tenant", "owner"), request.user, pk=pk)
+    return _application_page(request, app)
+
+
+@login_required
+@require_POST
+def subscription_request(request: HttpRequest, pk: int) -> HttpResponse:
+    app = get_for_user_or_404(Application.objects.select_related("tenant"), request.user, pk=pk)
+    form = SubscriptionRequestForm(request.POST)
+    if form.is_valid():
+        try:
+            sub = services.request_subscription(actor=request.user, application=app, **form.cleaned_data)
+        except ValidationError as exc:
+            _errors(form, exc)
+        else:
+            if sub.status == SubscriptionStatus.APPROVED:
+                messages.success(request, f"Access to {sub.alias.name} was approved at once by policy. "
+                                          "Next: create a key.")
+            else:
+                messages.success(request, f"Access to {sub.alias.name} was requested; its approvers were told. "
+                                          "You will be notified of the decision.")
+            return redirect("portal:application", app.pk)
+    return _application_page(request, app, request_form=form, invalid=True)
+
+
+@login_required
+@require_POST
+def subscription_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    sub = get_for_user_or_404(Subscription.objects.select_related("application", "alias"), request.user, pk=pk)
+    form = ReasonForm(request.POST)
+    form.is_valid()
+    try:
+        services.cancel_subscription(actor=request.user, subscription=sub, comment=form.cleaned_data.get("comment", ""))
+        messages.success(request, f"The subscription to {sub.alias.name} is cancelled.")
+    except ValidationError as exc:
+        _say(request, exc)
+    return redirect("portal:application", sub.application_id)
+
+
+@login_required
+@require_POST
+def key_create(request: HttpRequest, pk: int) -> HttpResponse:
+    app = get_for_user_or_404(Application.objects.select_related("tenant"), request.user, pk=pk)
+    form = KeyForm(request.POST)
+    if form.is_valid():
+        days = form.cleaned_data["expires_in_days"]
+        try:
+            key, secret = services.create_api_key(
+                actor=request.user, application=app, name=form.cleaned_data["name"],
+                expires_at=timezone.now() + timedelta(days=days) if days else None,
+                ip_allowlist=form.cleaned_data["ip_allowlist"])
+        except ValidationError as exc:
+            _errors(form, exc)
+        else:
+            return _secret_page(request, {"key": key, "secret": secret, "app": app, "what": "API key"})
+    return _application_page(request, app, key_form=form, invalid=True)
+
+
+@login_required
+@require_POST
+def key_rotate(request: HttpRequest, pk: int) -> HttpResponse:
+    key = get_for_user_or_404(ApiKey.objects.select_related("application"), request.user, pk=pk)
+    form = RotateForm(request.POST)
+    if not form.is_valid():
+        _form_errors(request, form)
+        return redirect("portal:application", key.application_id)
+    hours = form.cleaned_data["overlap_hours"]
+    try:
+        new, secret = services.rotate_api_key(actor=request.user, key=key, overlap=timedelta(hours=hours))
+    except ValidationError as exc:
+        _say(request, exc)
+        return redirect("portal:application", key.application_id)
+    return _secret_page(request, {"key": new, "secret": secret, "app": key.application, "what": "API key",
+                                  "rotated_from": key, "overlap_hours": hours})
+
+
+@login_required
+@require_POST
+def key_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+    key = get_for_user_or_404(ApiKey.objects.select_related("application"), request.user, pk=pk)
+    error = ""
+    try:
+        services.revoke_api_key(actor=request.user, key=key, reason=request.POST.get("reason", ""))
+    except ValidationError as exc:
+        error = " ".join(exc.messages)
+    if request.htmx:
+        key = selectors.keys_for(request.user).select_related("replaced_by").get(pk=key.pk)
+        return render(request, "portal/_key_row.html", {"key": key, "may_manage": True, "error": error,
+                                                        "rotate_form": RotateForm()})
+    if error:
+        messages.error(request, error)
+    else:
+        messages.success(request, f"Key {key.key_prefix}… is revoked; the gateway refuses it within a second.")
+    return redirect("portal:application", key.application_id)
+
+
+@login_required
+@require_POST
+def key_ip_allowlist(request: HttpRequest, pk: int) -> HttpResponse:
+    key = get_for_user_or_404(ApiKey.objects.select_related("application"), request.user, pk=pk)
+    form = IpAllowlistForm(request.POST)
+    form.is_valid()
+    try:
+        services.set_key_ip_allowlist(actor=request.user, key=key, ip_allowlist=form.cleaned_data.get("ip_allowlist"))
+        messages.success(request, f"The IP allow-list of {key.key_prefix}… is saved.")
+    except ValidationError as exc:
+        _say(request, exc)
+    return redirect("portal:application", key.application_id)
+
+
+# --- dedicated hosting ----------------------------------------------------------------------------
+
+@login_required
+def hosting_new(request: HttpRequest, slug: str) -> HttpResponse:
+    tenant = get_for_user_or_404(Tenant.objects, request.user, slug=slug)
+    require(request.user, "hosting.request", tenant)
+    form = HostingRequestForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        data["expected_tokens_per_minute"] = data["expected_tokens_per_minute"] or 0
+        try:
+            services.request_hosting(actor=request.user, tenant=tenant, **data)
+        except ValidationError as exc:
+            _errors(form, exc)
+        else:
+            messages.success(request, "Your request for dedicated hosting was sent to the platform admins.")
+            return redirect("portal:team", tenant.slug)
+    return render(request, "portal/hosting_form.html", {"tenant": tenant, "form": form},
+                  status=400 if request.method == "POST" else 200)
+
+
+@login_required
+@require_POST
+def hosting_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    hosting = get_for_user_or_404(HostingRequest.objects.select_related("tenant"), request.user, pk=pk)
+    try:
+        services.cancel_hosting_request(actor=request.user, request=hosting)
+        messages.success(request, "The hosting request is cancelled.")
+    except ValidationError as exc:
+        _say(request, exc)
+    return redirect("portal:team", hosting.tenant.slug)
+
+
+# --- approvers ------------------------------------------------------------------------------------
+
+@login_required
+def approvals(request: HttpRequest) -> HttpResponse:
+    if not selectors.is_approver(request.user):
+        require(request.user, "subscription.decide")  # audits the refusal and raises
+    is_admin = request.user.is_platform_admin
+    return render(request, "portal/approvals.html", {
+        "queue": selectors.approval_queue(request.user),
+        "hosting_queue": selectors.hosting_queue(request.user),
+        "rules": selectors.auto_approval_rules() if is_admin else [],
+        "rule_form": AutoApprovalRuleForm(), "hosting_form": HostingDecisionForm(), "is_admin": is_admin,
+    })
+
+
+@login_required
+@require_POST
+def subscription_decide(request: HttpRequest, pk: int) -> HttpResponse:
+    sub = selectors.subscriptions_decidable_by(request.user).filter(pk=pk).first()
+    if sub is None:
+        raise Http404("No such request in your queue.")
+    form = DecisionForm(request.POST)
+    error = ""
+    if not form.is_valid():
+        error = "Choose approve or reject."
+    else:
+        service = (services.approve_subscription if form.cleaned_data["decision"] == "approve"
+                   else services.reject_subscription)
+        try:
+            service(actor=request.user, subscription=sub, comment=form.cleaned_data["comment"])
+        except ValidationError as exc:
+            error = " ".join(exc.messages)
+    if request.htmx:
+        return render(request, "portal/_queue_row.html", {"sub": sub, "error": error})
+    if error:
+        messages.error(request, error)
+    else:
+        messages.success(request, f"{sub.application.name} → {sub.alias.name}: {sub.status}.")
+    return redirect("portal:approvals")
+
+
+@login_required
+@require_POST
+def hosting_decide(request: HttpRequest, pk: int) -> HttpResponse:
+    hosting = get_for_user_or_404(HostingRequest.objects.select_related("alias", "tenant"), request.user, pk=pk)
+    form = HostingDecisionForm(request.POST)
+    if not form.is_valid():
+        _form_errors(request, form)
+        return redirect("portal:approvals")
+    data = form.cleaned_data
+    try:
+        if data["decision"] == "approve":
+            services.approve_hosting_request(actor=request.user, request=hosting, endpoint=data["endpoint"],
+                                             comment=data["comment"])
+        else:
+            services.reject_hosting_request(actor=request.user, request=hosting, comment=data["comment"])
+        messages.success(request, f"Dedicated {hosting.alias.name} for {hosting.tenant.name}: {hosting.status}.")
+    except ValidationError as exc:
+        _say(request, exc)
+    return redirect("portal:approvals")
+
+
+@login_required
+@require_POST
+def rule_create(request: HttpRequest) -> HttpResponse:
+    require(request.user, "auto_approval.manage")
+    form = AutoApprovalRuleForm(request.POST)
+    if form.is_valid():
+        try:
+            rule = services.create_auto_approval_rule(actor=request.user, **form.cleaned_data)
+            messages.success(request, f"Auto-approval rule added: {rule}.")
+        except ValidationError as exc:
+            _say(request, exc)
+    else:
+        _form_errors(request, form)
+    return redirect("portal:approvals")
+
+
+@login_required
+@require_POST
+def rule_deactivate(request: HttpRequest, pk: int) -> HttpResponse:
+    require(request.user, "auto_approval.manage")
+    rule = AutoApprovalRule.objects.filter(pk=pk).first()
+    if rule is None:
+        raise Http404("No such rule.")
+    services.deactivate_auto_approval_rule(actor=request.user, rule=rule)
+    messages.success(request, f"Auto-approval rule removed: {rule}.")
+    return redirect("portal:approvals")
+
+
+# --- people ---------------------------------------------------------------------------------------
+
+@login_required
+def tokens(request: HttpRequest) -> HttpResponse:
+    form = AccessTokenForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        days = form.cleaned_data["expires_in_days"]
+        try:
+            token, secret = services.create_personal_access_token(
+                user=request.user, name=form.cleaned_data["name"],
+                expires_at=timezone.now() + timedelta(days=days) if days else None)
+        except ValidationError as exc:
+            _errors(form, exc)
+        else:
+            return _secret_page(request, {"token": token, "secret": secret, "what": "personal access token"})
+    return render(request, "portal/tokens.html", {"tokens": selectors.access_tokens_of(request.user), "form": form},
+                  status=400 if request.method == "POST" else 200)
+
+
+@login_required
+@require_POST
+def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+    token = selectors.access_tokens_of(request.user).filter(pk=pk).first()
+    if token is None:
+        raise Http404("No such token.")
+    services.revoke_personal_access_token(user=request.user, token=token)
+    messages.success(request, f"Token {token.name} is revoked.")
+    return redirect("portal:tokens")
+
+
+@login_required
+def notifications(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        selectors.notifications_of(request.user).filter(read_at__isnull=True).update(read_at=timezone.now())
+        return redirect("portal:notifications")
+    return render(request, "portal/notifications.html", {"notifications": selectors.notifications_of(request.user)[:100]})
