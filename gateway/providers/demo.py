@@ -94,7 +94,7 @@ def answer_text(req: ChatRequest, index: int = 0) -> str:
         text = f"The tool returned: {said}"
     else:
         words = len(said.split())
-        text = f"This is the demo model answering. You said: \u201c{said}\u201d ({words} words)."
+        text = f"This is the demo model answering. You said: \u201c{said}\u201d ({words} word{"" if words == 1 else "s"})."
     if index:
         text += f" (alternative {index + 1})"
     if req.response_format is not None and req.response_format.type != "text":
