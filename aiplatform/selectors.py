@@ -49,6 +49,15 @@ def audit_events_for(user, *, tenant: Tenant | None = None, action_prefix: str =
     return events
 
 
+def may_read_audit(user) -> bool:
+    """Platform admins, auditors, and admins or owners of at least one team (who see their teams' events)."""
+    return (
+        user.is_platform_admin
+        or user.is_auditor
+        or Membership.objects.filter(user=user, role__in=TenantRole.ADMIN.at_least()).exists()
+    )
+
+
 def needs_mfa_enrolment(user) -> bool:
     """A platform admin without a TOTP authenticator (checked once per session request)."""
     if not user.is_platform_admin:

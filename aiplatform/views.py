@@ -103,8 +103,7 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
 
 @login_required
 def audit_log(request: HttpRequest) -> HttpResponse:
-    if not (request.user.is_platform_admin or request.user.is_auditor
-            or selectors.memberships_of_user(request.user).filter(role__in=["admin", "owner"]).exists()):
+    if not selectors.may_read_audit(request.user):
         require(request.user, "audit.view")  # audits the refusal and raises
     form = AuditFilterForm(request.GET or None)
     prefix = form.cleaned_data["action"] if form.is_valid() else ""

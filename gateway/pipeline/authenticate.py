@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 import re
@@ -33,6 +34,12 @@ def _refuse(ctx: CallContext, reason: str, error: Exception, *, key: str = "", g
     return error
 
 
+@functools.lru_cache(maxsize=4096)
+def _networks(allowlist: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """Parse an allow-list once, not on every request of its key."""
+    return tuple(ipaddress.ip_network(cidr, strict=False) for cidr in allowlist)
+
+
 def _ip_allowed(ip: str | None, allowlist: tuple[str, ...]) -> bool:
     if not allowlist:
         return True
@@ -42,7 +49,7 @@ def _ip_allowed(ip: str | None, allowlist: tuple[str, ...]) -> bool:
         address = ipaddress.ip_address(ip)
     except ValueError:
         return False
-    return any(address in ipaddress.ip_network(cidr, strict=False) for cidr in allowlist)
+    return any(address in network for network in _networks(allowlist))
 
 
 def authenticate(ctx: CallContext) -> None:
