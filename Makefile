@@ -14,6 +14,7 @@ export HOST PORT
 # Defaults of the test run: the real PostgreSQL and Redis of the machine (override freely).
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/switchboard
 TEST_REDIS_URL    ?= redis://127.0.0.1:6379/15
+TEST_BROKER_URL   ?= redis://127.0.0.1:6379/14
 
 help:
 	@echo "make run    - set up (venv, install, migrate, seed) and serve http://$(HOST):$(PORT) with a worker"
@@ -46,7 +47,7 @@ run: setup
 	@$(VENV)/bin/honcho -f Procfile start
 
 test: install
-	@bin/run-tests "$(TEST_DATABASE_URL)" "$(TEST_REDIS_URL)"
+	@bin/run-tests "$(TEST_DATABASE_URL)" "$(TEST_REDIS_URL)" "$(TEST_BROKER_URL)"
 
 lint: install
 	@$(VENV)/bin/ruff check .

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Awaitable, Callable
 
 import structlog
@@ -35,6 +36,11 @@ async def run_lifespan(receive, send) -> None:
                 log.exception("startup_failed")
                 await send({"type": "lifespan.startup.failed", "message": str(exc)})
                 return
+            # What start-up built (settings, URL patterns, models, the routing snapshot, tokenizers) lives as
+            # long as the process: freeze it out of the cyclic collector, whose full passes over those
+            # objects otherwise stall requests by tens of milliseconds (the gateway's p99 at concurrency 1).
+            gc.collect()
+            gc.freeze()
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             for hook in reversed(_shutdown):

@@ -444,7 +444,7 @@ def _run(cfg: Config, procs: Processes, tmp: Path, failures: list[str]) -> int: 
                   LOG_LEVEL="WARNING", WEB_CONCURRENCY="1", HOST="127.0.0.1", PORT=str(gw_port),
                   BENCH_UPSTREAM_KEY=UPSTREAM_KEY)
     key = stream_key = "sk-bench-direct"  # what direct and nginx receive when the gateway is not benched
-    gateway = None
+    gateway = metering = None
     if "gateway" in cfg.targets:
         say("setting up the gateway: migrate, registry apply, create_api_key …")
         manage(["migrate", "--no-input", "-v0"], gw_env, logs / "setup.log")
@@ -453,6 +453,11 @@ def _run(cfg: Config, procs: Processes, tmp: Path, failures: list[str]) -> int: 
         manage(["registry", "apply", str(registry_file)], gw_env, logs / "setup.log")
         key = stream_key = create_key("bench-chat,bench-stream", gw_env, logs / "setup.log")
         gateway = procs.start("gateway", [str(ROOT / "bin" / "serve")], env=gw_env, log=logs / "gateway.log")
+        # The Celery worker beside it, as `make run` starts one: it writes the usage ledger the gateway publishes.
+        metering = procs.start("metering worker", [str(VENV_BIN / "celery"), "-A", "aiplatform", "worker", "--pool",
+                                                   "solo", "--loglevel", "WARNING", "--without-gossip",
+                                                   "--without-mingle", "--without-heartbeat"],
+                               env=gw_env, log=logs / "worker.log")
 
     for proc, url in ((upstream, f"http://127.0.0.1:{up_port}/v1/models"),
                       (stream_up, f"http://127.0.0.1:{stream_port}/v1/models"),
@@ -483,6 +488,7 @@ def _run(cfg: Config, procs: Processes, tmp: Path, failures: list[str]) -> int: 
     say(f"ready: direct :{up_port}  nginx :{nginx_port}  gateway :{gw_port}")
 
     gw_worker = worker_pid(gateway.pid) if gateway else 0
+    metering_cpu0 = tree_cpu_seconds(metering.pid) if metering else 0.0
     rss = {"start_mb": rss_mb(gw_worker), "after_round_mb": [], "worker_pid": gw_worker}
 
     # 4. The load runs: interleaved, target order rotated each round.
@@ -549,6 +555,11 @@ def _run(cfg: Config, procs: Processes, tmp: Path, failures: list[str]) -> int: 
     else:
         rss["end_mb"] = rss["after_round_mb"][-1] if rss["after_round_mb"] else rss["start_mb"]
 
+    # The ledger: every request the gateway answered became one usage event, written by the worker.
+    if gateway:
+        rss["ledger"] = _ledger_check(runs, gw_env, logs)
+        rss["ledger"]["worker_cpu_s"] = tree_cpu_seconds(metering.pid) - metering_cpu0
+
     # 6. Optional: profile the gateway worker under c=64 with py-spy.
     profile = None
     if cfg.profile_seconds and "gateway" in cfg.targets:
@@ -575,6 +586,20 @@ def _run(cfg: Config, procs: Processes, tmp: Path, failures: list[str]) -> int: 
              + "\n!! ".join(failures))
         return 1
     return 0
+
+
+def _ledger_check(runs: list[dict], env: dict, logs: Path) -> dict:
+    """Wait (bounded) until the worker has written what the gateway published, then count the ledger."""
+    counted = sum(r["wrk"]["requests"] for r in runs if r["target"] == "gateway")
+    script = "from portal.models import UsageEvent; print(UsageEvent.objects.count())"
+    rows, started, previous = 0, time.monotonic(), -1
+    while time.monotonic() - started < 120:
+        rows = int(manage(["shell", "-c", script], env, logs / "ledger.log").strip().splitlines()[-1])
+        if rows == previous:
+            break
+        previous = rows
+        time.sleep(3)
+    return {"rows": rows, "wrk_counted_gateway_requests": counted, "drain_s": time.monotonic() - started}
 
 
 def _report(cfg: Config, runs: list[dict], rss: dict, ttfb: dict, failures: list[str]) -> dict:  # noqa: C901
@@ -661,6 +686,12 @@ def _report(cfg: Config, runs: list[dict], rss: dict, ttfb: dict, failures: list
         say(f"  gateway worker RSS: {rss['start_mb']:.1f} MB at start → {', '.join(f'{v:.1f}' for v in rounds_rss)}"
             f" after each round → {rss['end_mb']:.1f} MB at the end (aim < {AIM_RSS_MB:g} MB: "
             f"{verdict(max([rss['end_mb'], *rounds_rss]) < AIM_RSS_MB)}; growth {growth:+.1f} MB)")
+    if rss.get("ledger"):
+        ledger = rss["ledger"]
+        say(f"  usage ledger: {ledger['rows']:,} events written by the worker for the {ledger['wrk_counted_gateway_requests']:,}"
+            f" gateway requests wrk counted (plus warm-ups and streams; settled {ledger['drain_s']:.0f} s after the load);"
+            f"\n    the metering worker (Celery, off the request path) spent "
+            f"{ledger['worker_cpu_s'] * 1000 / max(1, ledger['rows']):.3f} ms CPU per event written")
     say(f"  sanity: {'every run answered 2xx with no socket errors' if not failures else 'FAILED (see below)'}")
     return {"summary": {t: {str(c): v for c, v in rows.items()} for t, rows in summary.items()},
             "ratios": ratios, "rss": rss, "ttfb": ttfb, "failures": failures}

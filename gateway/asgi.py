@@ -186,8 +186,7 @@ async def _dispatch(scope, receive, headers, request_id, path, extra_headers) ->
 
 
 async def _start() -> None:
-    tokens.seed_tiktoken_cache()
-    await asyncio.to_thread(tokens.warm)
+    tokens.seed_tiktoken_cache()  # the tokenizers an endpoint needs load with the routing table (gateway.state)
     try:
         await state.start()
     except Exception:  # e.g. migrations not applied yet: serve, and load on the first request

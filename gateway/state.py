@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -64,6 +64,22 @@ def _upstream_target(route, secrets: dict[str, str]) -> UpstreamTarget:
     )
 
 
+def _warm_tokenizers(targets: Iterable[UpstreamTarget]) -> None:
+    """Load the tokenizers these endpoints may count usage with, here in the loader's thread, not in a request."""
+    from gateway import tokens
+    from gateway.providers.demo import count_model
+
+    names = set()
+    for target in targets:
+        model = count_model(target) if target.provider_kind == "demo" else target.upstream_model
+        if name := tokens.encoding_name_for_model(model or ""):
+            names.add(name)
+    try:
+        tokens.warm(*sorted(names))
+    except Exception:  # counting falls back to an estimate; never fail a config load over a tokenizer
+        log.exception("tokenizer_warm_failed", encodings=sorted(names))
+
+
 def _read_versions_from_db() -> dict[str, int]:
     from aiplatform.config_version import current
 
@@ -76,7 +92,6 @@ def _read_versions_from_db() -> dict[str, int]:
 def _load(previous: Snapshot, versions: dict[str, int]) -> Snapshot:
     """Reload what changed since ``previous`` (blocking: runs in a thread)."""
     from portal.selectors import gateway_key_table
-
     from registry.selectors import routing_table
 
     try:
@@ -87,6 +102,7 @@ def _load(previous: Snapshot, versions: dict[str, int]) -> Snapshot:
             targets = MappingProxyType(
                 {r.endpoint_id: _upstream_target(r, secrets) for alias in routing.values() for r in alias.routes}
             )
+            _warm_tokenizers(targets.values())
         keys = previous.keys
         if versions.get("keys") != previous.versions.get("keys") or not previous.loaded_at:
             keys = MappingProxyType(dict(gateway_key_table()))

@@ -125,8 +125,12 @@ def get_encoding(name: str) -> tiktoken.Encoding:
 
 
 def warm(*names: str) -> None:
-    """Load encodings ahead of the first request (loading o200k takes about a second)."""
-    for name in names or tuple(_EXPECTED_SHA256):
+    """Load these encodings ahead of the first request that needs them (loading o200k takes about a second).
+
+    Only what the routing table's endpoints may count with is loaded: each encoding costs its memory for
+    the life of the process (measured: cl100k about 38 MB of RSS, o200k about 72 MB).
+    """
+    for name in names:
         get_encoding(name)
 
 

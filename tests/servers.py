@@ -47,12 +47,13 @@ class RealServer:
     data_dir: Path
     log_path: Path
     process: subprocess.Popen
+    worker: subprocess.Popen | None = None
 
     def url(self, path: str = "/") -> str:
         return self.base_url + path
 
     def log(self) -> str:
-        """What the server printed so far (JSON log lines, and e-mails on the console backend)."""
+        """What the server and its worker printed so far (JSON log lines, e-mails on the console backend)."""
         return self.log_path.read_text(errors="replace")
 
 
@@ -130,11 +131,12 @@ def _stop(process: subprocess.Popen) -> None:
 
 
 @contextmanager
-def start_server(*, env: dict[str, str] | None = None) -> Iterator[RealServer]:
-    """Run ``bin/serve`` against the session's test database until the block ends.
+def start_server(*, env: dict[str, str] | None = None, worker: bool = True) -> Iterator[RealServer]:
+    """Run ``bin/serve``, and a Celery worker beside it as ``make run`` does, until the block ends.
 
     Call it only after the test database exists (from a test or fixture that uses ``db``,
     ``transactional_db`` or ``django_db_setup``). ``env`` adds or overrides environment variables.
+    The worker (on the same database and broker) writes what the gateway meters.
     """
     with tempfile.TemporaryDirectory(prefix="switchboard-server-") as tmp:
         data_dir = Path(tmp)
@@ -160,12 +162,29 @@ def start_server(*, env: dict[str, str] | None = None) -> Iterator[RealServer]:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        server = RealServer(base_url=f"http://127.0.0.1:{port}", data_dir=data_dir, log_path=log_path, process=process)
+            background = (
+                subprocess.Popen(
+                    [sys.executable, "-m", "celery", "-A", "aiplatform", "worker", "--pool", "solo",
+                     "--loglevel", "WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat"],
+                    cwd=BASE_DIR,
+                    env=server_env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+                if worker
+                else None
+            )
+        server = RealServer(
+            base_url=f"http://127.0.0.1:{port}", data_dir=data_dir, log_path=log_path, process=process, worker=background
+        )
         try:
             _wait_until_healthy(server)
             yield server
         finally:
             _stop(process)
+            if background is not None:
+                _stop(background)
 
 
 @pytest.fixture(scope="session")
@@ -180,4 +199,6 @@ def server_url(transactional_db, real_server) -> str:
     """Base URL of the real server; the test's data is committed, so the server sees it."""
     if real_server.process.poll() is not None:
         pytest.fail(f"the real server died:\n{real_server.log()[-4000:]}")
+    if real_server.worker is not None and real_server.worker.poll() is not None:
+        pytest.fail(f"the real server's worker died:\n{real_server.log()[-4000:]}")
     return real_server.base_url

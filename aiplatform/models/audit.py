@@ -34,7 +34,12 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering = ["seq"]
-        indexes = [models.Index(fields=["tenant", "occurred_at"]), models.Index(fields=["target_type", "target_id"])]
+        indexes = [
+            models.Index(fields=["tenant", "occurred_at"]),
+            models.Index(fields=["target_type", "target_id"]),
+            # "What happened to request X": support look-ups, and re-delivered gateway reports skip what they hold.
+            models.Index(fields=["request_id"], name="auditevent_request_id", condition=~models.Q(request_id="")),
+        ]
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.action} by {self.actor_label}"

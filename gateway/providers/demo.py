@@ -126,7 +126,8 @@ def _choice(req: ChatRequest, index: int) -> tuple[list[str], ToolCall | None, s
     return pieces, None, finish
 
 
-def _count_model(target: UpstreamTarget) -> str:
+def count_model(target: UpstreamTarget) -> str:
+    """The model whose tokenizer counts this demo endpoint's usage."""
     return target.config.get("count_as") or "gpt-4o"
 
 
@@ -138,7 +139,7 @@ async def chat(req: ChatRequest, target: UpstreamTarget) -> ChatResponse:
         message = Message("assistant", "".join(pieces) if call is None else None, tool_calls=[call] if call else None)
         choices.append(Choice(i, message, finish))  # type: ignore[arg-type]
     resp = ChatResponse(new_id(), target.upstream_model or req.model, choices, created=now())
-    resp.usage = tokens.count_usage(req, completion_text(resp), _count_model(target))
+    resp.usage = tokens.count_usage(req, completion_text(resp), count_model(target))
     return resp
 
 
@@ -160,7 +161,7 @@ async def chat_stream(req: ChatRequest, target: UpstreamTarget) -> AsyncIterator
             yield ChatChunk(cid, model, created, i, tool_calls=[ToolCallDelta(0, call.id, call.name, "")])
             yield ChatChunk(cid, model, created, i, tool_calls=[ToolCallDelta(0, arguments=call.arguments)])
         yield ChatChunk(cid, model, created, i, finish_reason=finish)  # type: ignore[arg-type]
-    yield ChatChunk(cid, model, created, usage=tokens.count_usage(req, "".join(produced), _count_model(target)))
+    yield ChatChunk(cid, model, created, usage=tokens.count_usage(req, "".join(produced), count_model(target)))
 
 
 def vector_for(text: str, dimensions: int) -> list[float]:
@@ -176,7 +177,7 @@ async def embed(req: EmbeddingRequest, target: UpstreamTarget) -> EmbeddingRespo
     """Hash-derived unit vectors, `dimensions` long (request, else config, else 256)."""
     dimensions = req.dimensions or int(target.config.get("dimensions") or 256)
     texts = [x if isinstance(x, str) else " ".join(map(str, x)) for x in req.input]
-    usage = tokens.count_inputs(req.input, _count_model(target))
+    usage = tokens.count_inputs(req.input, count_model(target))
     return EmbeddingResponse(
         model=target.upstream_model or req.model,
         data=[vector_for(t, dimensions) for t in texts],

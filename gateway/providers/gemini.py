@@ -1,4 +1,4 @@
-"""Google Gemini (the Generative Language API) through httpx.
+"""Google Gemini (the Generative Language API) over HTTP (gateway.http_clients).
 
 `base_url` defaults to `https://generativelanguage.googleapis.com/v1beta`; chat goes to
 `{base_url}/models/{model}:generateContent`, streaming to `:streamGenerateContent?alt=sse`, embeddings to
@@ -8,10 +8,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from urllib.parse import quote
 
-import httpx
 import orjson
 
 from gateway.errors import GatewayError
@@ -49,7 +48,7 @@ def on_error(target: UpstreamTarget):
     """Gemini answers a bad API key with 400 `API_KEY_INVALID`: that is the gateway's key, so a 502, not a 400."""
     generic = error_mapper(target)
 
-    def mapper(status: int, body: bytes, headers: httpx.Headers) -> GatewayError:
+    def mapper(status: int, body: bytes, headers: Mapping[str, str]) -> GatewayError:
         if status == 400 and b"API_KEY_INVALID" in body:
             status = 401
         return generic(status, body, headers)
@@ -82,7 +81,7 @@ async def chat_stream(req: ChatRequest, target: UpstreamTarget) -> AsyncIterator
             if data.get("error"):
                 error = data["error"]
                 status = error.get("code") if isinstance(error, dict) else None
-                raise on_error(target)(status if isinstance(status, int) else 502, payload.encode(), httpx.Headers())
+                raise on_error(target)(status if isinstance(status, int) else 502, payload.encode(), {})
             for chunk in reader.feed(data):
                 usage.observe(chunk)
                 yield chunk

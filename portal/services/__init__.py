@@ -8,7 +8,12 @@ leave on commit.
 """
 
 from portal.services.applications import create_application, update_application
-from portal.services.gateway_feedback import record_gateway_refusals, record_key_usage, record_usage_events
+from portal.services.gateway_feedback import (
+    record_gateway_refusals,
+    record_gateway_report,
+    record_key_usage,
+    record_usage_events,
+)
 from portal.services.hosting import (
     approve_hosting_request,
     cancel_hosting_request,
@@ -39,6 +44,7 @@ from portal.services.transitions import InvalidTransition
 __all__ = [
     "InvalidTransition",
     "record_usage_events",
+    "record_gateway_report",
     "approve_hosting_request",
     "approve_subscription",
     "cancel_hosting_request",

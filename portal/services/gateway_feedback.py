@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import structlog
 from django.db import transaction
 
 from aiplatform.audit import record_event
-from aiplatform.models import Tenant
+from aiplatform.models import AuditEvent, Tenant
 from portal.models import ApiKey, UsageEvent
 from portal.models.keys import PREFIX_LENGTH
 
@@ -64,6 +65,39 @@ def _safe_prefix(value: Any) -> str:
     """At most the visible prefix of a key, and only if it looks like one: a secret never reaches the trail."""
     text = str(value or "")[:PREFIX_LENGTH]
     return text if _PREFIX_SHAPE.match(text) else ""
+
+
+def record_gateway_report(*, usage: list[dict[str, Any]], refusals: list[dict[str, Any]]) -> None:
+    """One batch the gateway published (JSON-decoded: times as ISO strings, costs as decimal strings).
+
+    Safe to run twice for the same batch (a re-delivered task): usage events are unique by request id,
+    refusals already in the trail for their request id are skipped, and ``last_used_at`` never moves back.
+    """
+    for event in usage:
+        event["occurred_at"] = _as_datetime(event["occurred_at"])
+        event["cost"] = Decimal(str(event["cost"]))
+    if usage:
+        record_usage_events(events=usage)
+        last_used: dict[int, datetime] = {}
+        for event in usage:
+            key_id, when = event["key_id"], event["occurred_at"]
+            last_used[key_id] = max(last_used.get(key_id, when), when)
+        record_key_usage(last_used=last_used)
+    if refusals:
+        seen = set(
+            AuditEvent.objects.filter(
+                action="gateway.refusal", request_id__in=[str(r.get("request_id") or "") for r in refusals]
+            ).values_list("request_id", flat=True)
+        )
+        fresh = [r for r in refusals if not r.get("request_id") or str(r["request_id"]) not in seen]
+        for refusal in fresh:
+            if refusal.get("occurred_at"):
+                refusal["occurred_at"] = _as_datetime(refusal["occurred_at"])
+        record_gateway_refusals(refusals=fresh)
+
+
+def _as_datetime(value: datetime | str) -> datetime:
+    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
 
 
 def record_gateway_refusals(*, refusals: list[dict]) -> None:

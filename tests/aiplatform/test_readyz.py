@@ -30,6 +30,7 @@ def test_a_down_cache_is_named(client):
 @pytest.mark.django_db
 def test_a_down_broker_is_named(client, monkeypatch):
     monkeypatch.setattr(celery_app.conf, "broker_url", UNREACHABLE_REDIS)
+    monkeypatch.setenv("CELERY_BROKER_URL", UNREACHABLE_REDIS)  # Celery prefers the variable to its conf
     response = client.get("/readyz")
     assert response.status_code == 503
     assert response.json()["down"] == ["broker"]

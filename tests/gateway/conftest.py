@@ -1,4 +1,4 @@
-"""Gateway adapter and wire-format tests: pure Python and mocked upstreams, no database, no Redis."""
+"""Gateway adapter and wire-format tests: pure Python and loopback upstreams, no database, no Redis."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 
 from gateway.providers import aws
 from gateway.providers.base import UpstreamTarget
+from tests.gateway.fake_http import upstream  # noqa: F401  (fixture)
 
 
 @pytest.fixture(autouse=True)

@@ -2,25 +2,20 @@
 
 from __future__ import annotations
 
-import httpx
-import orjson
 import pytest
-import respx
 
 from gateway.errors import BadRequestError, UpstreamError, UpstreamRateLimitError, UpstreamUnavailableError
 from gateway.normal import ChatRequest, EmbeddingRequest, Message, Tool
 from gateway.providers import ADAPTERS
 from tests.gateway.streams import collect, sse
 
-URL = "https://api.anthropic.com/v1/messages"
+MESSAGES = "/v1/messages"
 KEY = "sk-ant-api03-TESTKEYabcdefghijklmnop"
 
 
 @pytest.fixture
-def target(make_target):
-    return make_target(
-        "anthropic", base_url="https://api.anthropic.com", upstream_model="claude-3-5-haiku-20241022", api_key=KEY
-    )
+def target(make_target, upstream):
+    return make_target("anthropic", base_url=upstream.url, upstream_model="claude-3-5-haiku-20241022", api_key=KEY)
 
 
 def req(**kw) -> ChatRequest:
@@ -33,36 +28,33 @@ WEATHER = Tool("get_weather", "Get the weather", {"type": "object", "properties"
 
 
 @pytest.mark.smoke
-@respx.mock
-async def test_chat_translates_both_ways(target):
-    route = respx.post(URL).mock(
-        return_value=httpx.Response(
-            200,
-            json={
-                "id": "msg_01XFDUDYJgAACzvnptvVoYEL",
-                "type": "message",
-                "role": "assistant",
-                "model": "claude-3-5-haiku-20241022",
-                "content": [
-                    {"type": "text", "text": "I'll check."},
-                    {
-                        "type": "tool_use",
-                        "id": "toolu_01A09q90qw90lq917835lq9",
-                        "name": "get_weather",
-                        "input": {"location": "Paris"},
-                    },
-                ],
-                "stop_reason": "tool_use",
-                "stop_sequence": None,
-                "usage": {"input_tokens": 384, "output_tokens": 57},
-            },
-        )
+async def test_chat_translates_both_ways(target, upstream):
+    route = upstream.post(MESSAGES).respond(
+        200,
+        json={
+            "id": "msg_01XFDUDYJgAACzvnptvVoYEL",
+            "type": "message",
+            "role": "assistant",
+            "model": "claude-3-5-haiku-20241022",
+            "content": [
+                {"type": "text", "text": "I'll check."},
+                {
+                    "type": "tool_use",
+                    "id": "toolu_01A09q90qw90lq917835lq9",
+                    "name": "get_weather",
+                    "input": {"location": "Paris"},
+                },
+            ],
+            "stop_reason": "tool_use",
+            "stop_sequence": None,
+            "usage": {"input_tokens": 384, "output_tokens": 57},
+        },
     )
     resp = await ADAPTERS["anthropic"].chat(req(tools=[WEATHER], max_tokens=100), target)
 
-    sent = route.calls.last.request
+    sent = route.last
     assert sent.headers["x-api-key"] == KEY and sent.headers["anthropic-version"] == "2023-06-01"
-    body = orjson.loads(sent.content)
+    body = sent.json()
     assert body["system"] == "Be nice." and body["max_tokens"] == 100
     assert body["messages"] == [{"role": "user", "content": [{"type": "text", "text": "Weather in Paris?"}]}]
     assert body["tools"][0]["input_schema"]["properties"] == {"location": {"type": "string"}}
@@ -72,21 +64,18 @@ async def test_chat_translates_both_ways(target):
     assert resp.usage.prompt_tokens == 384 and resp.usage.completion_tokens == 57
 
 
-@respx.mock
-async def test_default_max_tokens_is_sent(target):
-    route = respx.post(URL).mock(
-        return_value=httpx.Response(
-            200,
-            json={
-                "id": "msg_1",
-                "content": [{"type": "text", "text": "ok"}],
-                "stop_reason": "end_turn",
-                "usage": {"input_tokens": 1, "output_tokens": 1},
-            },
-        )
+async def test_default_max_tokens_is_sent(target, upstream):
+    route = upstream.post(MESSAGES).respond(
+        200,
+        json={
+            "id": "msg_1",
+            "content": [{"type": "text", "text": "ok"}],
+            "stop_reason": "end_turn",
+            "usage": {"input_tokens": 1, "output_tokens": 1},
+        },
     )
     await ADAPTERS["anthropic"].chat(req(), target)
-    assert orjson.loads(route.calls.last.request.content)["max_tokens"] == 4096
+    assert route.last.json()["max_tokens"] == 4096
 
 
 STREAM = [
@@ -135,13 +124,12 @@ STREAM = [
 ]
 
 
-@respx.mock
-async def test_stream_events_become_chunks(target):
-    route = respx.post(URL).mock(return_value=httpx.Response(200, content=sse(*STREAM, named=True)))
+async def test_stream_events_become_chunks(target, upstream):
+    route = upstream.post(MESSAGES).respond(200, chunks=[sse(event, named=True) for event in STREAM])
 
     chunks = await collect(ADAPTERS["anthropic"].chat_stream(req(tools=[WEATHER]), target))
 
-    assert orjson.loads(route.calls.last.request.content)["stream"] is True
+    assert route.last.json()["stream"] is True
     assert chunks[0].role == "assistant"
     assert "".join(c.content or "" for c in chunks) == "Okay, let's check"
     calls = [tc for c in chunks for tc in c.tool_calls or ()]
@@ -152,15 +140,13 @@ async def test_stream_events_become_chunks(target):
     assert chunks[-1].usage.source == "provider"
 
 
-@respx.mock
-async def test_overloaded_error_event_mid_stream_is_a_503(target):
-    body = sse(
+async def test_overloaded_error_event_mid_stream_is_a_503(target, upstream):
+    events = [
         STREAM[0],
         STREAM[1],
         {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}},
-        named=True,
-    )
-    respx.post(URL).mock(return_value=httpx.Response(200, content=body))
+    ]
+    upstream.post(MESSAGES).respond(200, chunks=[sse(event, named=True) for event in events])
     with pytest.raises(UpstreamUnavailableError):
         await collect(ADAPTERS["anthropic"].chat_stream(req(), target))
 
@@ -174,12 +160,9 @@ async def test_overloaded_error_event_mid_stream_is_a_503(target):
         (500, "api_error", UpstreamError, 502),
     ],
 )
-@respx.mock
-async def test_error_answers(target, status, etype, cls, code):
-    respx.post(URL).mock(
-        return_value=httpx.Response(
-            status, json={"type": "error", "error": {"type": etype, "message": f"x-api-key {KEY} problem"}}
-        )
+async def test_error_answers(target, upstream, status, etype, cls, code):
+    upstream.post(MESSAGES).respond(
+        status, json={"type": "error", "error": {"type": etype, "message": f"x-api-key {KEY} problem"}}
     )
     with pytest.raises(cls) as info:
         await ADAPTERS["anthropic"].chat(req(), target)

@@ -2,25 +2,22 @@
 
 from __future__ import annotations
 
-import httpx
 import pytest
-import respx
 
 from gateway.errors import UpstreamBadRequestError
 from gateway.normal import ChatRequest, EmbeddingRequest, Message
 from gateway.providers import ADAPTERS
 from tests.gateway.streams import collect, sse
 
-BASE = "https://contoso-eastus.openai.azure.com"
 KEY = "0123456789abcdef0123456789abcdef"
-CHAT_URL = f"{BASE}/openai/deployments/gpt4o-prod/chat/completions"
+CHAT = "/openai/deployments/gpt4o-prod/chat/completions"
 
 
 @pytest.fixture
-def target(make_target):
+def target(make_target, upstream):
     return make_target(
         "azure-openai",
-        base_url=BASE,
+        base_url=upstream.url,  # the resource's root, as https://contoso-eastus.openai.azure.com
         upstream_model="gpt-4o",
         api_key=KEY,
         config={"deployment": "gpt4o-prod", "api_version": "2024-10-21"},
@@ -32,39 +29,36 @@ def req() -> ChatRequest:
 
 
 @pytest.mark.smoke
-@respx.mock
-async def test_chat_uses_deployment_url_version_and_api_key(target):
-    route = respx.post(CHAT_URL, params={"api-version": "2024-10-21"}).mock(
-        return_value=httpx.Response(
-            200,
-            json={
-                "id": "chatcmpl-AzX",
-                "object": "chat.completion",
-                "created": 1741570283,
-                "model": "gpt-4o-2024-08-06",
-                "prompt_filter_results": [{"prompt_index": 0, "content_filter_results": {}}],
-                "choices": [
-                    {
-                        "index": 0,
-                        "finish_reason": "stop",
-                        "message": {"role": "assistant", "content": "Hi!"},
-                        "content_filter_results": {"hate": {"filtered": False, "severity": "safe"}},
-                    }
-                ],
-                "usage": {"prompt_tokens": 9, "completion_tokens": 2, "total_tokens": 11},
-            },
-        )
+async def test_chat_uses_deployment_url_version_and_api_key(target, upstream):
+    route = upstream.post(CHAT).respond(
+        200,
+        json={
+            "id": "chatcmpl-AzX",
+            "object": "chat.completion",
+            "created": 1741570283,
+            "model": "gpt-4o-2024-08-06",
+            "prompt_filter_results": [{"prompt_index": 0, "content_filter_results": {}}],
+            "choices": [
+                {
+                    "index": 0,
+                    "finish_reason": "stop",
+                    "message": {"role": "assistant", "content": "Hi!"},
+                    "content_filter_results": {"hate": {"filtered": False, "severity": "safe"}},
+                }
+            ],
+            "usage": {"prompt_tokens": 9, "completion_tokens": 2, "total_tokens": 11},
+        },
     )
     resp = await ADAPTERS["azure-openai"].chat(req(), target)
 
-    sent = route.calls.last.request
+    sent = route.last
+    assert sent.query == {"api-version": "2024-10-21"}
     assert sent.headers["api-key"] == KEY and "authorization" not in sent.headers
     assert resp.choices[0].message.content == "Hi!" and resp.usage.total_tokens == 11
 
 
-@respx.mock
-async def test_stream_skips_azures_leading_filter_chunk(target):
-    body = sse(
+async def test_stream_skips_azures_leading_filter_chunk(target, upstream):
+    events = [
         {
             "choices": [],
             "created": 0,
@@ -102,46 +96,42 @@ async def test_stream_skips_azures_leading_filter_chunk(target):
             "object": "chat.completion.chunk",
             "usage": {"prompt_tokens": 9, "completion_tokens": 1, "total_tokens": 10},
         },
-        done=True,
-    )
-    respx.post(CHAT_URL).mock(return_value=httpx.Response(200, content=body))
+    ]
+    route = upstream.post(CHAT).respond(200, chunks=[*(sse(event) for event in events), b"data: [DONE]\n\n"])
 
     chunks = await collect(ADAPTERS["azure-openai"].chat_stream(req(), target))
 
+    assert route.last.query["api-version"] == "2024-10-21" and route.last.json()["stream"] is True
     assert [c.content for c in chunks[:2]] == ["", "Yo"] and chunks[2].finish_reason == "stop"
     assert chunks[-1].usage.total_tokens == 10
 
 
-@respx.mock
-async def test_content_filter_refusal_keeps_message_but_not_the_host(target):
-    respx.post(CHAT_URL).mock(
-        return_value=httpx.Response(
-            400,
-            json={
-                "error": {
-                    "message": "The response was filtered due to the prompt triggering Azure OpenAI's content management policy. See https://contoso-eastus.openai.azure.com/docs",
-                    "type": None,
-                    "param": "prompt",
-                    "code": "content_filter",
-                    "status": 400,
-                }
-            },
-        )
+async def test_content_filter_refusal_keeps_message_but_not_the_host(target, upstream):
+    upstream.post(CHAT).respond(
+        400,
+        json={
+            "error": {
+                "message": "The response was filtered due to the prompt triggering Azure OpenAI's content management"
+                " policy. See https://contoso-eastus.openai.azure.com/docs"
+                f" (answered by {target.host} at {upstream.url})",
+                "type": None,
+                "param": "prompt",
+                "code": "content_filter",
+                "status": 400,
+            }
+        },
     )
     with pytest.raises(UpstreamBadRequestError) as info:
         await ADAPTERS["azure-openai"].chat(req(), target)
     assert "content management policy" in info.value.message
-    assert "contoso" not in info.value.message
+    assert "contoso" not in info.value.message and target.host not in info.value.message
 
 
-@respx.mock
-async def test_embeddings_use_the_deployment(target):
-    route = respx.post(f"{BASE}/openai/deployments/gpt4o-prod/embeddings").mock(
-        return_value=httpx.Response(
-            200,
-            json={"data": [{"index": 0, "embedding": [1.0, 0.0]}], "usage": {"prompt_tokens": 1, "total_tokens": 1}},
-        )
+async def test_embeddings_use_the_deployment(target, upstream):
+    route = upstream.post("/openai/deployments/gpt4o-prod/embeddings").respond(
+        200,
+        json={"data": [{"index": 0, "embedding": [1.0, 0.0]}], "usage": {"prompt_tokens": 1, "total_tokens": 1}},
     )
     resp = await ADAPTERS["azure-openai"].embed(EmbeddingRequest("alias", ["x"]), target)
-    assert route.calls.last.request.url.params["api-version"] == "2024-10-21"
+    assert route.last.query["api-version"] == "2024-10-21"
     assert resp.data == [[1.0, 0.0]]

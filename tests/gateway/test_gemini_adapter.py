@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-import httpx
 import orjson
 import pytest
-import respx
 
 from gateway.errors import UpstreamError, UpstreamRateLimitError
 from gateway.normal import ChatRequest, EmbeddingRequest, Message, ResponseFormat, Tool, ToolCall, ToolChoice
 from gateway.providers import ADAPTERS
 from tests.gateway.streams import collect, sse
 
-BASE = "https://generativelanguage.googleapis.com/v1beta"
 KEY = "AIzaSyTESTKEY0123456789abcdefghijklmn"
 MODEL = "gemini-2.0-flash"
+GENERATE = f"/v1beta/models/{MODEL}:generateContent"
 
 
 @pytest.fixture
-def target(make_target):
-    return make_target("gemini", base_url=BASE, upstream_model=MODEL, api_key=KEY)
+def target(make_target, upstream):
+    return make_target("gemini", base_url=upstream.url + "/v1beta", upstream_model=MODEL, api_key=KEY)
 
 
 def answer(parts, finish="STOP", usage=True):
@@ -34,11 +32,8 @@ def answer(parts, finish="STOP", usage=True):
 
 
 @pytest.mark.smoke
-@respx.mock
-async def test_generate_content_translates_both_ways(target):
-    route = respx.post(f"{BASE}/models/{MODEL}:generateContent").mock(
-        return_value=httpx.Response(200, json=answer([{"text": "Bonjour"}, {"text": "!"}]))
-    )
+async def test_generate_content_translates_both_ways(target, upstream):
+    route = upstream.post(GENERATE).respond(200, json=answer([{"text": "Bonjour"}, {"text": "!"}]))
     req = ChatRequest(
         model="alias",
         messages=[Message("system", "Be French."), Message("user", "Hello")],
@@ -49,9 +44,9 @@ async def test_generate_content_translates_both_ways(target):
     )
     resp = await ADAPTERS["gemini"].chat(req, target)
 
-    sent = route.calls.last.request
-    assert sent.headers["x-goog-api-key"] == KEY and "key" not in sent.url.params
-    body = orjson.loads(sent.content)
+    sent = route.last
+    assert sent.headers["x-goog-api-key"] == KEY and "key" not in sent.query
+    body = sent.json()
     assert body["systemInstruction"] == {"parts": [{"text": "Be French."}]}
     assert body["contents"] == [{"role": "user", "parts": [{"text": "Hello"}]}]
     assert body["generationConfig"] == {
@@ -65,12 +60,9 @@ async def test_generate_content_translates_both_ways(target):
     assert resp.usage.total_tokens == 17 and resp.usage.source == "provider"
 
 
-@respx.mock
-async def test_function_calls_and_results(target):
-    route = respx.post(f"{BASE}/models/{MODEL}:generateContent").mock(
-        return_value=httpx.Response(
-            200, json=answer([{"functionCall": {"name": "get_weather", "args": {"city": "Oslo"}}}])
-        )
+async def test_function_calls_and_results(target, upstream):
+    route = upstream.post(GENERATE).respond(
+        200, json=answer([{"functionCall": {"name": "get_weather", "args": {"city": "Oslo"}}}])
     )
     req = ChatRequest(
         model="alias",
@@ -84,7 +76,7 @@ async def test_function_calls_and_results(target):
     )
     resp = await ADAPTERS["gemini"].chat(req, target)
 
-    body = orjson.loads(route.calls.last.request.content)
+    body = route.last.json()
     assert body["contents"][1] == {
         "role": "model",
         "parts": [{"functionCall": {"name": "get_weather", "args": {"city": "Rome"}}}],
@@ -100,80 +92,71 @@ async def test_function_calls_and_results(target):
     assert resp.choices[0].finish_reason == "tool_calls"
 
 
-@respx.mock
-async def test_stream_generate_content_sse(target):
-    body = sse(
+async def test_stream_generate_content_sse(target, upstream):
+    events = [
         answer([{"text": "Once upon"}], finish=None, usage=False),
         answer([{"text": " a time"}], finish=None, usage=False),
         answer([{"text": "."}], finish="STOP"),
-        crlf=True,
-    )
-    route = respx.post(f"{BASE}/models/{MODEL}:streamGenerateContent").mock(
-        return_value=httpx.Response(200, content=body)
+    ]
+    route = upstream.post(f"/v1beta/models/{MODEL}:streamGenerateContent").respond(
+        200, chunks=[sse(event, crlf=True) for event in events]
     )
 
     chunks = await collect(ADAPTERS["gemini"].chat_stream(ChatRequest("alias", [Message("user", "Story")]), target))
 
-    assert route.calls.last.request.url.params["alt"] == "sse"
+    assert route.last.query["alt"] == "sse"
     assert chunks[0].role == "assistant"
     assert "".join(c.content or "" for c in chunks) == "Once upon a time."
     assert [c.finish_reason for c in chunks if c.finish_reason] == ["stop"]
     assert chunks[-1].usage.total_tokens == 17
 
 
-@respx.mock
-async def test_invalid_key_is_a_502_and_the_key_is_stripped(target):
-    respx.post(f"{BASE}/models/{MODEL}:generateContent").mock(
-        return_value=httpx.Response(
-            400,
-            json={
-                "error": {
-                    "code": 400,
-                    "message": f"API key not valid. Please pass a valid API key. (key={KEY})",
-                    "status": "INVALID_ARGUMENT",
-                    "details": [
-                        {
-                            "@type": "type.googleapis.com/google.rpc.ErrorInfo",
-                            "reason": "API_KEY_INVALID",
-                            "domain": "googleapis.com",
-                        }
-                    ],
-                }
-            },
-        )
+async def test_invalid_key_is_a_502_and_the_key_is_stripped(target, upstream):
+    upstream.post(GENERATE).respond(
+        400,
+        json={
+            "error": {
+                "code": 400,
+                "message": f"API key not valid. Please pass a valid API key. (key={KEY})",
+                "status": "INVALID_ARGUMENT",
+                "details": [
+                    {
+                        "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                        "reason": "API_KEY_INVALID",
+                        "domain": "googleapis.com",
+                    }
+                ],
+            }
+        },
     )
     with pytest.raises(UpstreamError) as info:
         await ADAPTERS["gemini"].chat(ChatRequest("alias", [Message("user", "x")]), target)
     assert info.value.status == 502 and KEY not in info.value.message and "API key not valid" in info.value.message
 
 
-@respx.mock
-async def test_quota_exhausted_is_a_429(target):
-    respx.post(f"{BASE}/models/{MODEL}:generateContent").mock(
-        return_value=httpx.Response(
-            429,
-            json={
-                "error": {
-                    "code": 429,
-                    "message": "Resource has been exhausted (e.g. check quota).",
-                    "status": "RESOURCE_EXHAUSTED",
-                }
-            },
-        )
+async def test_quota_exhausted_is_a_429(target, upstream):
+    upstream.post(GENERATE).respond(
+        429,
+        json={
+            "error": {
+                "code": 429,
+                "message": "Resource has been exhausted (e.g. check quota).",
+                "status": "RESOURCE_EXHAUSTED",
+            }
+        },
     )
     with pytest.raises(UpstreamRateLimitError):
         await ADAPTERS["gemini"].chat(ChatRequest("alias", [Message("user", "x")]), target)
 
 
-@respx.mock
-async def test_batch_embeddings(make_target):
-    target = make_target("gemini", base_url=BASE, upstream_model="text-embedding-004", api_key=KEY)
-    route = respx.post(f"{BASE}/models/text-embedding-004:batchEmbedContents").mock(
-        return_value=httpx.Response(200, json={"embeddings": [{"values": [0.1, 0.2]}, {"values": [0.3, 0.4]}]})
+async def test_batch_embeddings(make_target, upstream):
+    target = make_target("gemini", base_url=upstream.url + "/v1beta", upstream_model="text-embedding-004", api_key=KEY)
+    route = upstream.post("/v1beta/models/text-embedding-004:batchEmbedContents").respond(
+        200, json={"embeddings": [{"values": [0.1, 0.2]}, {"values": [0.3, 0.4]}]}
     )
     resp = await ADAPTERS["gemini"].embed(EmbeddingRequest("alias", ["a", "b"], dimensions=2), target)
 
-    body = orjson.loads(route.calls.last.request.content)
+    body = route.last.json()
     assert body["requests"][0] == {
         "model": "models/text-embedding-004",
         "content": {"parts": [{"text": "a"}]},

@@ -1,19 +1,17 @@
-"""When the caller goes away mid-stream, the upstream response is closed; deadlines end hung streams."""
+"""When the caller goes away mid-stream, the upstream connection is closed; deadlines end hung streams."""
 
 from __future__ import annotations
 
 import asyncio
 
-import httpx
 import orjson
 import pytest
-import respx
 
-from gateway.errors import UpstreamTimeoutError
+from gateway.errors import UpstreamError, UpstreamTimeoutError
 from gateway.normal import ChatRequest, Message
 from gateway.providers import ADAPTERS
 
-URL = "http://upstream.test/v1/chat/completions"
+PATH = "/v1/chat/completions"
 FIRST = (
     b"data: "
     + orjson.dumps(
@@ -27,36 +25,33 @@ FIRST = (
     )
     + b"\n\n"
 )
-
-
-class HangingUpstream(httpx.AsyncByteStream):
-    """Sends one chunk, then never another, like a stalled generation; records being closed."""
-
-    def __init__(self) -> None:
-        self.closed = False
-
-    async def __aiter__(self):
-        yield FIRST
-        await asyncio.Event().wait()
-
-    async def aclose(self) -> None:
-        self.closed = True
+ANSWER = {
+    "id": "c",
+    "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}],
+}
 
 
 @pytest.fixture
-def target(make_target):
-    return make_target("openai-compatible", base_url="http://upstream.test/v1", upstream_model="m", total_timeout=600)
+def target(make_target, upstream):
+    return make_target("openai-compatible", base_url=upstream.url + "/v1", upstream_model="m", total_timeout=600)
 
 
-def req() -> ChatRequest:
-    return ChatRequest("alias", [Message("user", "Hi")], stream=True)
+def req(stream: bool = True) -> ChatRequest:
+    return ChatRequest("alias", [Message("user", "Hi")], stream=stream)
+
+
+async def disconnected(route) -> bool:
+    """Whether the upstream saw its client go away (within a bounded wait: the close travels a socket)."""
+    try:
+        await asyncio.wait_for(route.disconnected.wait(), 5)
+    except TimeoutError:
+        return False
+    return True
 
 
 @pytest.mark.smoke
-@respx.mock
-async def test_cancelling_the_consumer_closes_the_upstream_response(target):
-    upstream = HangingUpstream()
-    respx.post(URL).mock(return_value=httpx.Response(200, stream=upstream))
+async def test_cancelling_the_consumer_closes_the_upstream_connection(target, upstream):
+    route = upstream.post(PATH).respond(200, chunks=[FIRST], hang=True)
     received = asyncio.Event()
 
     async def consume():
@@ -69,54 +64,70 @@ async def test_cancelling_the_consumer_closes_the_upstream_response(target):
     with pytest.raises(asyncio.CancelledError):
         await task
 
-    assert upstream.closed
+    assert await disconnected(route)
 
 
-@respx.mock
-async def test_closing_the_stream_closes_the_upstream_response(target):
-    upstream = HangingUpstream()
-    respx.post(URL).mock(return_value=httpx.Response(200, stream=upstream))
+async def test_closing_the_stream_closes_the_upstream_connection(target, upstream):
+    route = upstream.post(PATH).respond(200, chunks=[FIRST], hang=True)
 
     stream = ADAPTERS["openai-compatible"].chat_stream(req(), target)
     first = await anext(stream)
     await stream.aclose()
 
-    assert first.content == "Hi" and upstream.closed
+    assert first.content == "Hi" and await disconnected(route)
 
 
-@respx.mock
-async def test_total_deadline_ends_a_stalled_stream(make_target):
-    target = make_target(
-        "openai-compatible", base_url="http://upstream.test/v1", upstream_model="m", total_timeout=0.05
-    )
-    upstream = HangingUpstream()
-    respx.post(URL).mock(return_value=httpx.Response(200, stream=upstream))
+async def test_total_deadline_ends_a_stalled_stream(make_target, upstream):
+    target = make_target("openai-compatible", base_url=upstream.url + "/v1", upstream_model="m", total_timeout=0.2)
+    route = upstream.post(PATH).respond(200, chunks=[FIRST], hang=True)
 
     with pytest.raises(UpstreamTimeoutError) as info:
         async for _chunk in ADAPTERS["openai-compatible"].chat_stream(req(), target):
             pass
 
-    assert info.value.status == 504 and upstream.closed
+    assert info.value.status == 504 and await disconnected(route)
 
 
-@respx.mock
-async def test_requests_carry_the_targets_timeouts(make_target):
+async def test_first_byte_timeout_ends_a_silent_upstream(make_target, upstream):
     target = make_target(
-        "openai-compatible",
-        base_url="http://upstream.test/v1",
-        upstream_model="m",
-        connect_timeout=1.5,
-        first_byte_timeout=7,
+        "openai-compatible", base_url=upstream.url + "/v1", upstream_model="m", first_byte_timeout=0.1
     )
-    route = respx.post(URL).mock(
-        return_value=httpx.Response(
-            200,
-            json={
-                "id": "c",
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}],
-            },
-        )
-    )
-    await ADAPTERS["openai-compatible"].chat(ChatRequest("alias", [Message("user", "Hi")]), target)
+    upstream.post(PATH).respond(200, json=ANSWER, before=2)
 
-    assert route.calls.last.request.extensions["timeout"] == {"connect": 1.5, "read": 7, "write": 7, "pool": 1.5}
+    with pytest.raises(UpstreamTimeoutError) as info:
+        await ADAPTERS["openai-compatible"].chat(req(stream=False), target)
+
+    assert info.value.status == 504 and "did not answer in time" in info.value.message
+
+
+async def test_a_stream_that_goes_silent_between_chunks_times_out(make_target, upstream):
+    target = make_target(
+        "openai-compatible", base_url=upstream.url + "/v1", upstream_model="m", first_byte_timeout=0.1
+    )
+    upstream.post(PATH).respond(200, chunks=[FIRST], hang=True)
+
+    with pytest.raises(UpstreamTimeoutError) as info:
+        async for _chunk in ADAPTERS["openai-compatible"].chat_stream(req(), target):
+            pass
+
+    assert info.value.status == 504
+
+
+async def test_a_closed_port_is_a_502_that_hides_the_address(make_target, upstream):
+    target = make_target("openai-compatible", base_url="http://127.0.0.1:9/v1", upstream_model="m")
+
+    with pytest.raises(UpstreamError) as info:
+        await ADAPTERS["openai-compatible"].chat(req(stream=False), target)
+
+    assert info.value.status == 502 and "could not connect" in info.value.message
+    assert "127.0.0.1" not in info.value.message
+
+
+async def test_the_upstream_connection_is_reused_between_calls(target, upstream):
+    route = upstream.post(PATH).respond(200, json=ANSWER)
+    for _ in range(3):
+        await ADAPTERS["openai-compatible"].chat(req(stream=False), target)
+    streamed = upstream.post(PATH)
+    assert streamed is route and len(route.calls) == 3
+    # One pooled connection carried all three calls (the server saw one peer port).
+    assert len({call.peer for call in route.calls}) == 1

@@ -43,3 +43,32 @@ def test_each_refusal_is_audited_with_the_prefix_only(api_key, tenant_a):
     assert malformed.changes["key_prefix"] == ""
     assert not_subscribed.changes["alias"] == "other-team-chat"
     assert all(api_key.secret not in repr(e.__dict__) for e in events)
+
+
+def test_a_gateway_batch_delivered_twice_is_written_once(api_key, tenant_a):
+    from decimal import Decimal
+
+    from gateway.metering import Refusal, UsageEvent, batch_payload
+    from portal.models import UsageEvent as LedgerRow
+    from portal.tasks import record_gateway_report
+
+    when = datetime(2030, 3, 4, 5, 6, 7, 891011, tzinfo=UTC)
+    call = UsageEvent(
+        request_id="req-batch-1", occurred_at=when, tenant_id=tenant_a.pk, application_id=api_key.application_id,
+        key_id=api_key.pk, alias="demo-chat", endpoint_id=None, provider_kind="demo", operation="chat",
+        streamed=False, prompt_tokens=12, completion_tokens=8, total_tokens=20, usage_source="provider",
+        cost=Decimal("0.000028125"), ttfb_ms=1.5, total_ms=2.25, status=200,
+    )
+    refusal = Refusal(reason="key_revoked", request_id="req-batch-2", ip="10.0.0.9", key_id=api_key.pk,
+                      tenant_id=tenant_a.pk, occurred_at=when)
+    payload = batch_payload([call], [refusal])
+
+    record_gateway_report(payload)
+    record_gateway_report(payload)  # re-delivered: the worker died before acknowledging
+
+    row = LedgerRow.objects.get()
+    assert (row.request_id, row.occurred_at, row.cost, row.total_tokens) == ("req-batch-1", when,
+                                                                           Decimal("0.000028125"), 20)
+    assert AuditEvent.objects.filter(action="gateway.refusal", request_id="req-batch-2").count() == 1
+    api_key.refresh_from_db()
+    assert api_key.last_used_at == when
