@@ -83,11 +83,11 @@ class Config:
         self.rounds = _env_int("BENCH_ROUNDS", 1 if self.quick else 3)
         self.ttfb_n = _env_int("BENCH_TTFB_N", 20 if self.quick else 200)
         self.concurrency = [int(c) for c in os.environ.get("BENCH_CONCURRENCY", "1,16,64").split(",") if c.strip()]
-        self.targets = [t.strip() for t in os.environ.get("BENCH_TARGETS", "direct,nginx,gateway").split(",")
+        self.targets = [t.strip() for t in os.environ.get("BENCH_TARGETS", "direct,nginx,bare,gateway").split(",")
                         if t.strip()]
-        unknown = set(self.targets) - {"direct", "nginx", "gateway"}
+        unknown = set(self.targets) - {"direct", "nginx", "bare", "gateway"}
         if unknown:
-            raise SystemExit(f"bench: unknown BENCH_TARGETS {sorted(unknown)}; use direct, nginx, gateway")
+            raise SystemExit(f"bench: unknown BENCH_TARGETS {sorted(unknown)}; use direct, nginx, bare, gateway")
         if self.seconds < 1:
             raise SystemExit("bench: BENCH_SECONDS must be a whole number ≥ 1 (wrk takes whole seconds)")
 
@@ -437,6 +437,15 @@ def _run(cfg: Config, procs: Processes, tmp: Path, failures: list[str]) -> int: 
         nginx_cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--", *nginx_cmd]
     nginx = procs.start("nginx", nginx_cmd, env=base_env, log=logs / "nginx.log")
 
+    # 2b. The Python floor: a do-nothing proxy on the gateway's stack (granian ASGI + uvloop + aiohttp).
+    bare = None
+    if "bare" in cfg.targets:
+        bare_port = free_port()
+        bare = procs.start("bare proxy", [granian, "--interface", "asgi", "--loop", "uvloop", "--no-access-log",
+                                          "--log-level", "warning", "--port", str(bare_port), "bench.bare_proxy:app"],
+                           env={**base_env, "BARE_UPSTREAM_URL": f"http://127.0.0.1:{up_port}/v1/chat/completions"},
+                           log=logs / "bare.log")
+
     # 3. The gateway, set up and served as `make run` does (embedded mode, one worker).
     gw_port = free_port()
     gw_env = {k: v for k, v in base_env.items() if k not in ("DATABASE_URL", "REDIS_URL")}
@@ -462,7 +471,8 @@ def _run(cfg: Config, procs: Processes, tmp: Path, failures: list[str]) -> int: 
     for proc, url in ((upstream, f"http://127.0.0.1:{up_port}/v1/models"),
                       (stream_up, f"http://127.0.0.1:{stream_port}/v1/models"),
                       (nginx, f"http://127.0.0.1:{nginx_port}/v1/models"),
-                      (gateway, f"http://127.0.0.1:{gw_port}/v1/models")):
+                      (gateway, f"http://127.0.0.1:{gw_port}/v1/models"),
+                      (bare, f"http://127.0.0.1:{bare_port}/v1/models" if bare else "")):
         if proc is not None:
             wait_ready(proc, url)
 
@@ -471,6 +481,8 @@ def _run(cfg: Config, procs: Processes, tmp: Path, failures: list[str]) -> int: 
         "direct": Target("direct", f"http://127.0.0.1:{up_port}{path}", upstream),
         "nginx": Target("nginx", f"http://127.0.0.1:{nginx_port}{path}", nginx),
     }
+    if bare:
+        all_targets["bare"] = Target("bare", f"http://127.0.0.1:{bare_port}{path}", bare)
     if gateway:
         all_targets["gateway"] = Target("gateway", f"http://127.0.0.1:{gw_port}{path}", gateway)
     targets = [all_targets[name] for name in cfg.targets]
@@ -656,6 +668,22 @@ def _report(cfg: Config, runs: list[dict], rss: dict, ttfb: dict, failures: list
         say(f"  throughput at c={hi}: gateway {fmt(cell('gateway', hi, 'rps'), 0)} rps = {share:.0%} of the nginx "
             f"floor's {fmt(cell('nginx', hi, 'rps'), 0)} (aim ≥ {AIM_FLOOR_SHARE:.0%}: "
             f"{verdict(share >= AIM_FLOOR_SHARE)})")
+    if "bare" in summary and "nginx" in summary:
+        bare_share = cell("bare", hi, "rps") / cell("nginx", hi, "rps")
+        ratios.update(bare_floor_share_at_max_c=bare_share)
+        say(f"  Python floor (bench/bare_proxy.py: the same server, loop and client, doing nothing): c={hi} "
+            f"{fmt(cell('bare', hi, 'rps'), 0)} rps = {bare_share:.0%} of the nginx floor, "
+            f"{fmt(cell('bare', hi, 'cpu_ms_per_req'), 3)} ms CPU/request")
+        if "gateway" in summary:
+            own = cell("gateway", hi, "cpu_ms_per_req") - cell("bare", hi, "cpu_ms_per_req")
+            ratios.update(gateway_own_cpu_ms_per_req=own)
+            say(f"    → the gateway's own work (auth, validation, translation, routing, metering): {own:.3f} ms "
+                f"CPU/request; gateway at {cell('gateway', hi, 'rps') / cell('bare', hi, 'rps'):.0%} of the Python "
+                f"floor's throughput")
+        if "direct" in summary:
+            say(f"    added latency of the Python floor alone at c={lo}: p50 "
+                f"{cell('bare', lo, 'p50_ms') - cell('direct', lo, 'p50_ms'):+.2f} ms, p99 "
+                f"{cell('bare', lo, 'p99_ms') - cell('direct', lo, 'p99_ms'):+.2f} ms")
     if "gateway" in summary:
         per_core = cell("gateway", hi, "rps_per_core")
         ratios["gateway_rps_per_core_at_max_c"] = per_core

@@ -13,7 +13,7 @@ most one flush interval of events.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -82,9 +82,8 @@ def record_refusal(refusal: Refusal) -> None:
 
 def batch_payload(usage: list[UsageEvent], refusals: list[Refusal]) -> str:
     """One batch as the worker's task receives it: JSON, times in ISO 8601, costs as decimal strings."""
-    return orjson.dumps(
-        {"usage": [asdict(e) for e in usage], "refusals": [asdict(r) for r in refusals]}, default=str
-    ).decode()
+    # orjson writes dataclasses natively (about ten times faster than dataclasses.asdict), Decimal via str.
+    return orjson.dumps({"usage": usage, "refusals": refusals}, default=str).decode()
 
 
 def _publish(usage: list[UsageEvent], refusals: list[Refusal]) -> None:
