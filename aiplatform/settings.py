@@ -257,6 +257,8 @@ if CELERY_BROKER_URL == "filesystem://":
         "control_folder": str(BROKER_DIR / "control"),  # else kombu writes ./control in the working directory
         "store_processed": False,
     }
+    # kombu's transport with atomic message writes (aiplatform/broker.py explains the race it closes).
+    CELERY_BROKER_TRANSPORT = "aiplatform.broker:Transport"
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True  # a task a dying worker held is redelivered, so tasks are idempotent
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

@@ -571,6 +571,12 @@ def _run(cfg: Config, procs: Processes, tmp: Path, failures: list[str]) -> int: 
     if gateway:
         rss["ledger"] = _ledger_check(runs, gw_env, logs)
         rss["ledger"]["worker_cpu_s"] = tree_cpu_seconds(metering.pid) - metering_cpu0
+        if rss["ledger"]["rows"] < rss["ledger"]["wrk_counted_gateway_requests"]:
+            failures.append(f"the usage ledger holds {rss['ledger']['rows']} events for "
+                            f"{rss['ledger']['wrk_counted_gateway_requests']} gateway requests: metering lost events "
+                            f"(see the worker's log with BENCH_KEEP_TMP=1)")
+        if not metering.alive():
+            failures.append(f"the metering worker died:\n{metering.log_tail()}")
 
     # 6. Optional: profile the gateway worker under c=64 with py-spy.
     profile = None
