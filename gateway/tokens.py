@@ -120,15 +120,28 @@ def get_encoding(name: str) -> tiktoken.Encoding:
             if _seeded_dir is None or os.environ.get("TIKTOKEN_CACHE_DIR") != _seeded_dir:
                 seed_tiktoken_cache()
             enc = tiktoken.get_encoding(name)
+            _release_python_ranks(enc)
             _encodings[name] = enc
     return enc
+
+
+def _release_python_ranks(enc: tiktoken.Encoding) -> None:
+    """Drop tiktoken's Python copy of the BPE ranks; its Rust core keeps its own and does all the work.
+
+    tiktoken (0.14) reads that dict of 100k-200k bytes objects only to pickle an encoding it has not
+    registered (registered ones, like these, pickle by name). Measured per process: loading cl100k
+    costs 23 MB of RSS instead of 38, o200k 42 MB instead of 72.
+    """
+    if isinstance(getattr(enc, "_mergeable_ranks", None), dict):
+        enc._mergeable_ranks = {}
 
 
 def warm(*names: str) -> None:
     """Load these encodings ahead of the first request that needs them (loading o200k takes about a second).
 
     Only what the routing table's endpoints may count with is loaded: each encoding costs its memory for
-    the life of the process (measured: cl100k about 38 MB of RSS, o200k about 72 MB).
+    the life of the process (measured: cl100k 23 MB of RSS, o200k 42 MB, with tiktoken's Python copy
+    of the ranks released).
     """
     for name in names:
         get_encoding(name)

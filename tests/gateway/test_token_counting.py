@@ -105,3 +105,32 @@ def test_usage_from_counting():
     assert (
         usage.completion_tokens == 2 and usage.total_tokens == usage.prompt_tokens + 2 and usage.source == "tokenizer"
     )
+
+
+def test_a_loaded_encoding_keeps_no_python_copy_of_its_ranks_and_still_counts_and_decodes():
+    import pickle
+
+    encoding = tokens.get_encoding("o200k_base")
+
+    assert encoding._mergeable_ranks == {}  # the Rust core holds the ranks; the Python dict was ~30 MB
+    ids = encoding.encode("Grüße aus der Telefonzentrale, 世界")
+    assert encoding.decode(ids) == "Grüße aus der Telefonzentrale, 世界"
+    assert tokens.count_text("hello world", "gpt-4o") == (2, "tokenizer")
+    assert pickle.loads(pickle.dumps(encoding)).encode("hello world") == encoding.encode("hello world")
+
+
+def test_the_routing_table_loads_only_the_encodings_its_endpoints_count_with(monkeypatch):
+    from gateway.providers.base import UpstreamTarget
+    from gateway.state import _warm_tokenizers
+
+    loaded: list[tuple[str, ...]] = []
+    monkeypatch.setattr(tokens, "warm", lambda *names: loaded.append(names))
+
+    _warm_tokenizers([
+        UpstreamTarget(provider_kind="openai", upstream_model="gpt-4o-mini"),
+        UpstreamTarget(provider_kind="openai-compatible", upstream_model="meta-llama/Llama-3.1-8B"),
+        UpstreamTarget(provider_kind="demo", upstream_model=""),  # counts as gpt-4o unless configured
+        UpstreamTarget(provider_kind="anthropic", upstream_model="claude-sonnet-4-5"),
+    ])
+
+    assert loaded == [("o200k_base",)]
