@@ -26,7 +26,7 @@ from gateway.errors import (
 )
 from gateway.pipeline.call import StreamBody
 from gateway.pipeline.context import CallContext
-from gateway.state import state
+from gateway.state import state, warm_tokenizers_for
 from gateway.wire import anthropic as anthropic_wire
 
 log = structlog.get_logger("switchboard.gateway")
@@ -186,11 +186,14 @@ async def _dispatch(scope, receive, headers, request_id, path, extra_headers) ->
 
 
 async def _start() -> None:
-    tokens.seed_tiktoken_cache()  # the tokenizers an endpoint needs load with the routing table (gateway.state)
+    tokens.seed_tiktoken_cache()
     try:
-        await state.start()
+        await state.refresh(force=True)
+        # Only the tokenizers the starting routing table's endpoints count with (each costs its RSS).
+        await asyncio.to_thread(warm_tokenizers_for, state.snapshot.targets.values())
     except Exception:  # e.g. migrations not applied yet: serve, and load on the first request
         log.exception("gateway_state_start_failed")
+    state.start_polling()
     await metering.flusher.start()
 
 

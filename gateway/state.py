@@ -64,8 +64,14 @@ def _upstream_target(route, secrets: dict[str, str]) -> UpstreamTarget:
     )
 
 
-def _warm_tokenizers(targets: Iterable[UpstreamTarget]) -> None:
-    """Load the tokenizers these endpoints may count usage with, here in the loader's thread, not in a request."""
+def warm_tokenizers_for(targets: Iterable[UpstreamTarget]) -> None:
+    """Load the tokenizers these endpoints may count usage with (blocking: run it in a thread).
+
+    Called once at start-up for the routing table the process starts with. Not from the poller's
+    reloads: loading o200k inside a reload (in the loader's thread) left the poller asleep for good in
+    about one start in three under the integration tests (cause not found; the config never reloaded
+    again). An endpoint added later loads its tokenizer on its first counted call instead.
+    """
     from gateway import tokens
     from gateway.providers.demo import count_model
 
@@ -102,7 +108,6 @@ def _load(previous: Snapshot, versions: dict[str, int]) -> Snapshot:
             targets = MappingProxyType(
                 {r.endpoint_id: _upstream_target(r, secrets) for alias in routing.values() for r in alias.routes}
             )
-            _warm_tokenizers(targets.values())
         keys = previous.keys
         if versions.get("keys") != previous.versions.get("keys") or not previous.loaded_at:
             keys = MappingProxyType(dict(gateway_key_table()))
@@ -164,8 +169,8 @@ class GatewayState:
             except Exception:  # keep serving the last good snapshot; try again next tick
                 log.exception("gateway_config_refresh_failed")
 
-    async def start(self) -> None:
-        await self.refresh(force=True)
+    def start_polling(self) -> None:
+        """Keep the snapshot fresh from now on (the first load is ``refresh(force=True)``, or the first request)."""
         self._poller = asyncio.create_task(self._poll_forever(), name="gateway-config-poller")
 
     async def stop(self) -> None:

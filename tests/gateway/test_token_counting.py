@@ -119,14 +119,14 @@ def test_a_loaded_encoding_keeps_no_python_copy_of_its_ranks_and_still_counts_an
     assert pickle.loads(pickle.dumps(encoding)).encode("hello world") == encoding.encode("hello world")
 
 
-def test_the_routing_table_loads_only_the_encodings_its_endpoints_count_with(monkeypatch):
+def test_start_up_loads_only_the_encodings_the_endpoints_count_with(monkeypatch):
     from gateway.providers.base import UpstreamTarget
-    from gateway.state import _warm_tokenizers
+    from gateway.state import warm_tokenizers_for
 
     loaded: list[tuple[str, ...]] = []
     monkeypatch.setattr(tokens, "warm", lambda *names: loaded.append(names))
 
-    _warm_tokenizers([
+    warm_tokenizers_for([
         UpstreamTarget(provider_kind="openai", upstream_model="gpt-4o-mini"),
         UpstreamTarget(provider_kind="openai-compatible", upstream_model="meta-llama/Llama-3.1-8B"),
         UpstreamTarget(provider_kind="demo", upstream_model=""),  # counts as gpt-4o unless configured
