@@ -10,18 +10,15 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 
+from aiplatform.client_address import client_address
 from aiplatform.request_context import client_ip_var, new_request_id, request_id_var
 
 log = structlog.get_logger("switchboard.access")
 
 
 def client_ip(request: HttpRequest) -> str | None:
-    """The caller's address. X-Forwarded-For is believed only when a proxy is trusted."""
-    if settings.TRUST_X_FORWARDED_PROTO:
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-        if forwarded:
-            return forwarded.split(",")[0].strip()
-    return request.META.get("REMOTE_ADDR")
+    """The caller's address (``aiplatform.client_address`` says which X-Forwarded-For entry is believed)."""
+    return client_address(peer=request.META.get("REMOTE_ADDR"), forwarded_for=request.META.get("HTTP_X_FORWARDED_FOR"))
 
 
 class RequestIdMiddleware:

@@ -38,8 +38,10 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", [])
 # Serve only over HTTPS: redirect, secure cookies, HSTS. `make run` turns it off for plain http on loopback.
 HTTPS_ONLY = env.bool("HTTPS_ONLY", True)
-# Trust X-Forwarded-Proto from the load balancer in front of us.
+# Trust X-Forwarded-Proto and X-Forwarded-For from the load balancer in front of us.
 TRUST_X_FORWARDED_PROTO = env.bool("TRUST_X_FORWARDED_PROTO", False)
+# How many trusted proxies append to X-Forwarded-For; the caller is that many entries from the right.
+TRUSTED_PROXY_HOPS = env.int("TRUSTED_PROXY_HOPS", 1)
 # The public URL of this deployment, used in e-mails and docs.
 SITE_URL = env.str("SITE_URL", "http://127.0.0.1:8000")
 
@@ -97,6 +99,8 @@ if LOG_FORMAT not in {"json", "console"}:
     raise ImproperlyConfigured(f"LOG_FORMAT must be 'json' or 'console', not {LOG_FORMAT!r}")
 if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
     raise ImproperlyConfigured(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, not {LOG_LEVEL!r}")
+if TRUSTED_PROXY_HOPS < 1:
+    raise ImproperlyConfigured(f"TRUSTED_PROXY_HOPS must be 1 or more, not {TRUSTED_PROXY_HOPS}")
 if OIDC_SERVER_URL and not (OIDC_CLIENT_ID and OIDC_CLIENT_SECRET):
     raise ImproperlyConfigured("OIDC_SERVER_URL is set: OIDC_CLIENT_ID and OIDC_CLIENT_SECRET are required too")
 

@@ -14,6 +14,7 @@ import contextlib
 import structlog
 from django.conf import settings
 
+from aiplatform.client_address import client_address
 from aiplatform.lifespan import on_shutdown, on_startup
 from aiplatform.request_context import new_request_id
 from gateway import http_clients, metering, pipeline, tokens
@@ -76,10 +77,8 @@ async def _read_body(receive, limit: int) -> bytes:
 
 
 def _client_ip(scope, headers: dict[str, str]) -> str | None:
-    if settings.TRUST_X_FORWARDED_PROTO and headers.get("x-forwarded-for"):
-        return headers["x-forwarded-for"].split(",")[0].strip()
     client = scope.get("client")
-    return client[0] if client else None
+    return client_address(peer=client[0] if client else None, forwarded_for=headers.get("x-forwarded-for"))
 
 
 def _check_content_type(headers: dict[str, str]) -> None:
