@@ -5,8 +5,11 @@ from __future__ import annotations
 import time
 
 import redis
+import structlog
 from django.conf import settings
 from django.db import transaction
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from aiplatform.models.config_version import ConfigVersion
 
@@ -16,16 +19,19 @@ _SET_IF_GREATER = """
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tonumber(ARGV[1]) > current then redis.call('SET', KEYS[1], ARGV[1]) end
 """
-_client: redis.Redis | None = None
+_clients: dict[str, redis.Redis] = {}
+log = structlog.get_logger("switchboard.config")
 
 
 def _redis() -> redis.Redis | None:
-    global _client
-    if not settings.REDIS_URL:
+    url = settings.REDIS_URL
+    if not url:
         return None
-    if _client is None:
-        _client = redis.Redis.from_url(settings.REDIS_URL)
-    return _client
+    if url not in _clients:
+        timeout = settings.REDIS_TIMEOUT_SECONDS
+        _clients[url] = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout,
+                                             retry=Retry(NoBackoff(), 0))
+    return _clients[url]
 
 
 def bump(namespace: str) -> None:
@@ -42,9 +48,16 @@ def bump(namespace: str) -> None:
     version = row.version
 
     def publish() -> None:
+        # The change is committed; the Redis notice only makes it visible sooner. Without it the
+        # gateways still see the new version through their database check, so an outage is logged, not raised.
         client = _redis()
-        if client is not None:
+        if client is None:
+            return
+        try:
             client.eval(_SET_IF_GREATER, 1, REDIS_KEY.format(namespace=namespace), version)
+        except (redis.RedisError, OSError) as exc:
+            log.warning("config_version_publish_failed", namespace=namespace, version=version,
+                        error=type(exc).__name__)
 
     transaction.on_commit(publish)
 

@@ -52,6 +52,8 @@ DATABASE_URL = env.str("DATABASE_URL", "")
 REDIS_URL = env.str("REDIS_URL", "")
 # Celery broker; defaults to REDIS_URL, else a file-system queue under DATA_DIR.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", "")
+# How long any Redis call may wait to connect, and for an answer (seconds); then it fails and the caller degrades.
+REDIS_TIMEOUT_SECONDS = env.float("REDIS_TIMEOUT_SECONDS", 0.5)
 # How long a pooled PostgreSQL connection lives (seconds).
 DB_CONN_MAX_AGE = env.int("DB_CONN_MAX_AGE", 60)
 
@@ -232,17 +234,25 @@ if EMBEDDED_REDIS:
 else:
     if not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
         raise ImproperlyConfigured("REDIS_URL must be a redis://, rediss:// or unix:// URL")
+    # Without socket timeouts a hung Redis (accepting, never answering) holds every caller for good.
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Django's Redis cache, answering as a miss when Redis fails (aiplatform/cache.py): never a 500.
+            "BACKEND": "aiplatform.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "sb",
+            "OPTIONS": {"socket_timeout": REDIS_TIMEOUT_SECONDS, "socket_connect_timeout": REDIS_TIMEOUT_SECONDS},
         }
     }
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": "sb:channels"},
+            "CONFIG": {
+                # Reads wait longer than the layer's 5-second blocking pops, which would otherwise time out.
+                "hosts": [{"address": REDIS_URL, "socket_connect_timeout": REDIS_TIMEOUT_SECONDS,
+                           "socket_timeout": 10}],
+                "prefix": "sb:channels",
+            },
         }
     }
 
@@ -250,6 +260,12 @@ BROKER_DIR = DATA_DIR / "broker"
 if not CELERY_BROKER_URL:
     CELERY_BROKER_URL = REDIS_URL or "filesystem://"
 CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        # A publish on a hung Redis fails after this instead of waiting for good (kombu's default).
+        "socket_timeout": 5,
+        "socket_connect_timeout": 2,
+    }
 if CELERY_BROKER_URL == "filesystem://":
     # Zero-setup broker for the embedded mode: the worker `make run` starts reads this folder.
     for sub in ("queue", "processed", "control"):
