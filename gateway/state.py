@@ -116,6 +116,18 @@ def _load(previous: Snapshot, versions: dict[str, int]) -> Snapshot:
         close_old_connections()
 
 
+def _poll_client():
+    """The poller's Redis client: it gives up within one poll interval, so a hung Redis (which accepts the
+    connection and never answers) delays a revocation by that much, not for as long as it hangs."""
+    import redis.asyncio as aioredis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    timeout = min(settings.REDIS_TIMEOUT_SECONDS, settings.GATEWAY_CONFIG_POLL_SECONDS)
+    return aioredis.Redis.from_url(settings.REDIS_URL, socket_timeout=timeout, socket_connect_timeout=timeout,
+                                   retry=Retry(NoBackoff(), 0))
+
+
 class GatewayState:
     """Holds the current snapshot and keeps it fresh."""
 
@@ -126,6 +138,7 @@ class GatewayState:
         self._redis = None
         self._polls = 0
         self._last_check = 0.0
+        self._redis_again_at = 0  # poll number; after a Redis failure the database answers until then
 
     async def current(self) -> Snapshot:
         """The snapshot to serve this request from. Loads on first use; never queries per request."""
@@ -140,16 +153,21 @@ class GatewayState:
 
     async def _versions(self) -> dict[str, int]:
         self._polls += 1
-        if settings.REDIS_URL and self._polls % _DB_CHECK_EVERY:
+        if settings.REDIS_URL and self._polls % _DB_CHECK_EVERY and self._polls >= self._redis_again_at:
+            from redis.exceptions import RedisError
+
             from aiplatform.config_version import REDIS_KEY
 
             if self._redis is None:
-                import redis.asyncio as aioredis
-
-                self._redis = aioredis.Redis.from_url(settings.REDIS_URL)
-            values = await self._redis.mget([REDIS_KEY.format(namespace=ns) for ns in NAMESPACES])
-            if all(v is not None for v in values):
-                return {ns: int(v) for ns, v in zip(NAMESPACES, values, strict=True)}
+                self._redis = _poll_client()
+            try:
+                values = await self._redis.mget([REDIS_KEY.format(namespace=ns) for ns in NAMESPACES])
+            except (RedisError, OSError) as exc:  # down or hung: the one-row database query answers instead
+                log.warning("gateway_config_redis_unavailable", error=type(exc).__name__)
+                self._redis_again_at = self._polls + _DB_CHECK_EVERY
+            else:
+                if all(v is not None for v in values):
+                    return {ns: int(v) for ns, v in zip(NAMESPACES, values, strict=True)}
         return await sync_to_async(_read_versions_from_db, thread_sensitive=False)()
 
     async def refresh(self, *, force: bool = False) -> None:
