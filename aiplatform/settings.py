@@ -71,6 +71,12 @@ OIDC_PROVIDER_NAME = env.str("OIDC_PROVIDER_NAME", "Company SSO")
 EMAIL_URL = env.str("EMAIL_URL", "console://")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", "switchboard@localhost")
 
+# --- audit trail -----------------------------------------------------------------
+# The key of the audit chain's HMAC, kept outside the database. Unset: generated once into DATA_DIR.
+AUDIT_HMAC_KEY = env.str("AUDIT_HMAC_KEY", "")
+# The append-only file of signed checkpoints of the audit chain's head (JSON lines). Unset: in DATA_DIR.
+AUDIT_CHECKPOINT_PATH = env.str("AUDIT_CHECKPOINT_PATH", "")
+
 # --- registry ------------------------------------------------------------------
 # Fernet keys (comma-separated, newest first) encrypting provider secrets stored as `enc:`
 # references. Unset: one key generated into DATA_DIR (embedded mode only).
@@ -131,7 +137,17 @@ def _local_fernet_key() -> str:
 
 SECRET_KEY = SECRET_KEY or _local_secret_key()
 SECRETS_ENCRYPTION_KEYS = SECRETS_ENCRYPTION_KEYS or [_local_fernet_key()]
+def _local_audit_key() -> str:
+    path = DATA_DIR / "audit_hmac_key"
+    if not path.exists():
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(50))
+    return path.read_text().strip()
 
+
+
+AUDIT_HMAC_KEY = AUDIT_HMAC_KEY or _local_audit_key()
+AUDIT_CHECKPOINT_PATH = Path(AUDIT_CHECKPOINT_PATH or DATA_DIR / "audit_checkpoints.jsonl").resolve()
 EMBEDDED = not DATABASE_URL
 EMBEDDED_REDIS = not REDIS_URL
 

@@ -12,3 +12,11 @@ from django.utils import timezone
 def touch_file(path: str) -> None:
     """Write the current time to ``path``: proof for operators and tests that the worker runs."""
     Path(path).write_text(timezone.now().isoformat())
+
+
+@shared_task(name="aiplatform.write_audit_checkpoint")
+def write_audit_checkpoint() -> None:
+    """Anchor the audit chain's head in a signed checkpoint (celery beat, every minute)."""
+    from aiplatform.audit import checkpoint_head
+
+    checkpoint_head()
