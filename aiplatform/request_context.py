@@ -23,6 +23,16 @@ def new_request_id(incoming: str | None = None) -> str:
     return uuid.uuid4().hex
 
 
+def mint_request_id() -> str:
+    """An id nobody outside chose: the gateway keys its usage ledger on it."""
+    return uuid.uuid4().hex
+
+
+def well_formed_incoming_id(incoming: str | None) -> str:
+    """The caller's id when it is well formed (kept for searching, never trusted as a key), else ''."""
+    return incoming if incoming and _ACCEPTABLE_INCOMING_ID.match(incoming) else ""
+
+
 def current_request_id() -> str | None:
     return request_id_var.get()
 

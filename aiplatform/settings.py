@@ -87,6 +87,8 @@ AWS_DEFAULT_REGION = env.str("AWS_DEFAULT_REGION", "us-east-1")
 # --- gateway -------------------------------------------------------------------
 # Largest request body /v1/ accepts (bytes); larger is 413. Images travel base64 inside it.
 GATEWAY_MAX_BODY_BYTES = env.int("GATEWAY_MAX_BODY_BYTES", 16 * 1024 * 1024)
+# How long a caller may take to send the whole body (seconds); slower is 408 and the connection is freed.
+GATEWAY_BODY_TIMEOUT_SECONDS = env.float("GATEWAY_BODY_TIMEOUT_SECONDS", 30.0)
 # How often each gateway process checks whether keys, subscriptions or routes changed (seconds).
 GATEWAY_CONFIG_POLL_SECONDS = env.float("GATEWAY_CONFIG_POLL_SECONDS", 0.5)
 # How often queued usage events and refusals are written out (seconds).

@@ -16,7 +16,7 @@ from django.conf import settings
 
 from aiplatform.client_address import client_address
 from aiplatform.lifespan import on_shutdown, on_startup
-from aiplatform.request_context import new_request_id
+from aiplatform.request_context import mint_request_id, well_formed_incoming_id
 from gateway import http_clients, metering, pipeline, tokens
 from gateway.errors import (
     BadRequestError,
@@ -42,6 +42,16 @@ class MethodNotAllowedError(GatewayError):
     code = "method_not_allowed"
 
 
+class RequestTimeoutError(GatewayError):
+    status = 408
+    type = "invalid_request_error"
+    code = "request_timeout"
+
+
+class UnreadableBodyError(BadRequestError):
+    code = "invalid_body"
+
+
 class InternalError(GatewayError):
     status = 500
     type = "api_error"
@@ -61,19 +71,44 @@ def _error_body(error: GatewayError, style: str) -> bytes:
     return anthropic_wire.render_error(error) if style == "anthropic" else error.to_openai_json()
 
 
-async def _read_body(receive, limit: int) -> bytes:
+async def _read_body(receive, limit: int, timeout: float) -> bytes:
+    """The whole body, bounded in size and in time (a half-sent body must not hold the connection)."""
     chunks, size = [], 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise asyncio.CancelledError
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLargeError(f"The request body is larger than the limit of {limit} bytes.")
-        chunks.append(chunk)
-        if not message.get("more_body"):
-            return b"".join(chunks)
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    # Granian reports a body it cannot parse (bad chunked encoding) as a disconnect too;
+                    # answering lets a caller that is still there see a 400 instead of granian's own 500.
+                    raise UnreadableBodyError("The request body could not be read: the connection closed "
+                                              "early or the chunked encoding was malformed.")
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > limit:
+                    raise PayloadTooLargeError(f"The request body is larger than the limit of {limit} bytes.")
+                chunks.append(chunk)
+                if not message.get("more_body"):
+                    return b"".join(chunks)
+    except TimeoutError:
+        raise RequestTimeoutError(f"The request body did not arrive within {timeout:g} seconds.") from None
+
+
+def _body_reader(receive, headers: dict[str, str]):
+    """Read the body only when the pipeline asks, which is after the key was checked from the headers."""
+
+    async def read() -> bytes:
+        _check_content_type(headers)
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > settings.GATEWAY_MAX_BODY_BYTES:
+            raise PayloadTooLargeError(
+                f"The request body is larger than the limit of {settings.GATEWAY_MAX_BODY_BYTES} bytes.")
+        body = await _read_body(receive, settings.GATEWAY_MAX_BODY_BYTES, settings.GATEWAY_BODY_TIMEOUT_SECONDS)
+        if not body:
+            raise BadRequestError("The request body is empty; send a JSON object.")
+        return body
+
+    return read
 
 
 def _client_ip(scope, headers: dict[str, str]) -> str | None:
@@ -90,9 +125,12 @@ def _check_content_type(headers: dict[str, str]) -> None:
 
 
 async def _send_whole(send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", JSON), (b"content-length", str(len(body)).encode()), *headers]})
-    await send({"type": "http.response.body", "body": body})
+    try:
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", JSON), (b"content-length", str(len(body)).encode()), *headers]})
+        await send({"type": "http.response.body", "body": body})
+    except Exception:  # the caller is gone (e.g. it disconnected while sending its body): nobody to answer
+        log.debug("response_send_failed", status=status)
 
 
 async def _send_stream(send, receive, stream: StreamBody, headers: list[tuple[bytes, bytes]]) -> None:
@@ -131,7 +169,8 @@ async def _send_stream(send, receive, stream: StreamBody, headers: list[tuple[by
 async def application(scope, receive, send) -> None:
     """Serve one ``/v1/`` request."""
     headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-    request_id = new_request_id(headers.get("x-request-id"))
+    # Always our own id: the caller's X-Request-Id once keyed the ledger, so repeating it hid calls.
+    request_id = mint_request_id()
     path = scope["path"].rstrip("/") or "/"
     style = "anthropic" if path == "/v1/messages" else "openai"
     extra_headers: dict[str, str] = {}
@@ -167,18 +206,9 @@ async def _dispatch(scope, receive, headers, request_id, path, extra_headers) ->
     allowed, handler, operation, _style = route
     if method != allowed:
         raise MethodNotAllowedError(f"{path} accepts {allowed}, not {method}.", headers={"allow": allowed})
-    body = b""
-    if method == "POST":
-        _check_content_type(headers)
-        declared = headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > settings.GATEWAY_MAX_BODY_BYTES:
-            raise PayloadTooLargeError(
-                f"The request body is larger than the limit of {settings.GATEWAY_MAX_BODY_BYTES} bytes.")
-        body = await _read_body(receive, settings.GATEWAY_MAX_BODY_BYTES)
-        if not body:
-            raise BadRequestError("The request body is empty; send a JSON object.")
-    ctx = CallContext(request_id=request_id, client_ip=_client_ip(scope, headers), headers=headers, body=body,
-                      operation=operation, snapshot=await state.current(), response_headers=extra_headers)
+    ctx = CallContext(request_id=request_id, client_request_id=well_formed_incoming_id(headers.get("x-request-id")),
+                      client_ip=_client_ip(scope, headers), headers=headers,
+                      read_body=_body_reader(receive, headers), operation=operation, snapshot=await state.current(), response_headers=extra_headers)
     if model_id is not None:
         return await pipeline.retrieve_model(ctx, model_id)
     return await handler(ctx)

@@ -48,6 +48,7 @@ class UsageEvent:
     total_ms: float
     status: int
     error_class: str = ""
+    client_request_id: str = ""  # the caller's X-Request-Id, searchable; never the ledger's key
 
 
 @dataclass(slots=True)

@@ -37,11 +37,18 @@ class Snapshot:
     routing: Mapping[str, Any] = field(default_factory=dict)
     keys: Mapping[str, Any] = field(default_factory=dict)
     targets: Mapping[int, UpstreamTarget] = field(default_factory=dict)
+    # Endpoints left out of ``targets`` (so routing skips them), with the reason: e.g. a secret that
+    # cannot be resolved, which would otherwise be called without credentials.
+    unhealthy: Mapping[int, str] = field(default_factory=dict)
     versions: Mapping[str, int] = field(default_factory=dict)
     loaded_at: float = 0.0
 
 
-def _upstream_target(route, secrets: dict[str, str]) -> UpstreamTarget:
+_UNRESOLVED = object()
+
+
+def _upstream_target(route, secrets: dict[str, Any]) -> UpstreamTarget | None:
+    """The endpoint's target, or ``None`` when its secret cannot be resolved (never call it keyless)."""
     from registry.secrets import resolve_secret
 
     ref = route.api_key_ref
@@ -50,7 +57,9 @@ def _upstream_target(route, secrets: dict[str, str]) -> UpstreamTarget:
             secrets[ref] = resolve_secret(ref)
         except Exception as exc:  # an unresolvable secret disables that endpoint, not the gateway
             log.warning("secret_unresolvable", endpoint_id=route.endpoint_id, error=type(exc).__name__)
-            secrets[ref] = ""
+            secrets[ref] = _UNRESOLVED
+    if ref and secrets[ref] is _UNRESOLVED:
+        return None
     return UpstreamTarget(
         provider_kind=route.provider_kind,
         base_url=route.base_url,
@@ -101,17 +110,23 @@ def _load(previous: Snapshot, versions: dict[str, int]) -> Snapshot:
     from registry.selectors import routing_table
 
     try:
-        routing, targets = previous.routing, previous.targets
+        routing, targets, unhealthy = previous.routing, previous.targets, previous.unhealthy
         if versions.get("registry") != previous.versions.get("registry") or not previous.loaded_at:
             routing = routing_table()
-            secrets: dict[str, str] = {}
-            targets = MappingProxyType(
-                {r.endpoint_id: _upstream_target(r, secrets) for alias in routing.values() for r in alias.routes}
-            )
+            secrets: dict[str, Any] = {}
+            resolved, failed = {}, {}
+            for route in (r for alias in routing.values() for r in alias.routes):
+                target = _upstream_target(route, secrets)
+                if target is None:
+                    failed[route.endpoint_id] = "secret_unresolvable"
+                else:
+                    resolved[route.endpoint_id] = target
+            targets, unhealthy = MappingProxyType(resolved), MappingProxyType(failed)
         keys = previous.keys
         if versions.get("keys") != previous.versions.get("keys") or not previous.loaded_at:
             keys = MappingProxyType(dict(gateway_key_table()))
-        return Snapshot(routing=routing, keys=keys, targets=targets, versions=dict(versions), loaded_at=time.time())
+        return Snapshot(routing=routing, keys=keys, targets=targets, unhealthy=unhealthy, versions=dict(versions),
+                        loaded_at=time.time())
     finally:
         close_old_connections()
 

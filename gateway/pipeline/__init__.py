@@ -1,6 +1,7 @@
 """The gateway, one request at a time. Read top to bottom: this is the whole story.
 
-    1 authenticate  → the key is one the portal issued, alive, from an allowed address
+    1 authenticate  → the key is one the portal issued, alive, from an allowed address — from the
+                      headers alone, before the body is read (bounded in size and time)
     2 limits        → (rate limits and budgets: a later issue adds the step here)
     3 guard input   → (PII, secrets, prompt-injection guardrails: a later issue adds the step here)
     4 route         → the alias exists, this key may call it, its lifecycle allows it; pick the endpoint
@@ -18,7 +19,7 @@ from __future__ import annotations
 from gateway.pipeline import call
 from gateway.pipeline.authenticate import authenticate
 from gateway.pipeline.context import CallContext
-from gateway.pipeline.route import choose_route, resolve_alias
+from gateway.pipeline.route import check_request_fits, choose_route, resolve_alias
 from gateway.wire import anthropic as anthropic_wire
 from gateway.wire import openai as openai_wire
 
@@ -28,8 +29,9 @@ Result = bytes | call.StreamBody
 async def chat_completions(ctx: CallContext) -> Result:
     """``POST /v1/chat/completions``"""
     authenticate(ctx)
-    request = openai_wire.parse_chat_request(ctx.body)
+    request = openai_wire.parse_chat_request(await ctx.read_body())
     resolve_alias(ctx, request.model, kind="chat")
+    check_request_fits(ctx, request)
     choose_route(ctx)
     if request.stream:
         return await call.chat_stream(ctx, request, style="openai")
@@ -39,8 +41,9 @@ async def chat_completions(ctx: CallContext) -> Result:
 async def messages(ctx: CallContext) -> Result:
     """``POST /v1/messages`` — Anthropic's Messages API, on any alias whatever the provider behind it."""
     authenticate(ctx)
-    request = anthropic_wire.parse_messages_request(ctx.body)
+    request = anthropic_wire.parse_messages_request(await ctx.read_body())
     resolve_alias(ctx, request.model, kind="chat")
+    check_request_fits(ctx, request)
     choose_route(ctx)
     if request.stream:
         return await call.chat_stream(ctx, request, style="anthropic")
@@ -50,8 +53,9 @@ async def messages(ctx: CallContext) -> Result:
 async def embeddings(ctx: CallContext) -> Result:
     """``POST /v1/embeddings``"""
     authenticate(ctx)
-    request = openai_wire.parse_embedding_request(ctx.body)
+    request = openai_wire.parse_embedding_request(await ctx.read_body())
     resolve_alias(ctx, request.model, kind="embeddings")
+    check_request_fits(ctx, request)
     choose_route(ctx)
     response = await call.embed(ctx, request)
     return openai_wire.render_embeddings(response, request.encoding_format or "float")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from gateway.providers.base import UpstreamTarget
@@ -17,9 +18,12 @@ class CallContext:
     request_id: str
     client_ip: str | None
     headers: dict[str, str]
-    body: bytes
     operation: str  # chat | embeddings | messages | models
     snapshot: Snapshot
+    # Reads (bounded in size and time) the request body; the pipeline calls it after authentication,
+    # so an unauthenticated caller never makes the gateway hold a body in memory.
+    read_body: Callable[[], Awaitable[bytes]] = field(default=None)  # type: ignore[assignment]
+    client_request_id: str = ""  # the caller's X-Request-Id (searchable in the ledger)
     started: float = field(default_factory=time.perf_counter)
     grant: Any = None  # portal KeyGrant, after authenticate
     routing: Any = None  # registry AliasRouting, after route

@@ -33,6 +33,7 @@ def meter(ctx: CallContext, *, usage: Usage | None, status: int, streamed: bool 
     now = time.perf_counter()
     record_usage(UsageEvent(
         request_id=ctx.request_id,
+        client_request_id=ctx.client_request_id,
         occurred_at=datetime.now(UTC),
         tenant_id=ctx.grant.tenant_id,
         application_id=ctx.grant.application_id,

@@ -6,7 +6,10 @@ import random
 
 from gateway.errors import BadRequestError, GoneError, NotFoundError, PermissionDeniedError, UpstreamUnavailableError
 from gateway.metering import Refusal, record_refusal
+from gateway.normal import ChatRequest, EmbeddingRequest
 from gateway.pipeline.context import CallContext
+from gateway.providers.demo import DEFAULT_DIMENSIONS
+from gateway.wire.openai import MAX_DIMENSIONS
 from registry.lifecycle import AliasNotCallable, AliasRetired, lifecycle_headers
 
 
@@ -32,6 +35,36 @@ def resolve_alias(ctx: CallContext, alias: str, *, kind: str) -> None:
         raise BadRequestError(f"'{alias}' is a {routing.kind} model; it cannot serve {kind}.", param="model",
                               code="model_kind_mismatch")
     ctx.routing = routing
+
+
+def check_request_fits(ctx: CallContext, request: ChatRequest | EmbeddingRequest) -> None:
+    """400 naming the field when a size the caller asked for is more than every endpoint of the alias supports.
+
+    The wire parsers already refuse absurd values; this narrows them to the alias: output tokens to the
+    smallest known context window among its routes, embedding dimensions to the endpoints' native size
+    (``dimensions`` in the endpoint's provider config). Cost: a loop over the alias's few routes.
+    """
+    routes = ctx.routing.routes
+    if isinstance(request, ChatRequest):
+        windows = [r.context_window for r in routes if r.context_window]
+        if request.max_tokens is not None and windows and request.max_tokens > min(windows):
+            field = request.max_tokens_field if request.extra_format == "openai" else "max_tokens"
+            raise BadRequestError(
+                f"Invalid '{field}': {request.max_tokens} is more than '{ctx.routing.name}' supports "
+                f"(at most {min(windows)} tokens).", code="invalid_value", param=field)
+    elif request.dimensions is not None and routes:
+        ceiling = min(_native_dimensions(r) for r in routes)
+        if request.dimensions > ceiling:
+            raise BadRequestError(
+                f"Invalid 'dimensions': {request.dimensions} is more than '{ctx.routing.name}' supports "
+                f"(at most {ceiling}).", code="invalid_value", param="dimensions")
+
+
+def _native_dimensions(route) -> int:
+    configured = route.provider_config.get("dimensions")
+    if isinstance(configured, int) and configured > 0:
+        return configured
+    return DEFAULT_DIMENSIONS if route.provider_kind == "demo" else MAX_DIMENSIONS
 
 
 def choose_route(ctx: CallContext) -> None:

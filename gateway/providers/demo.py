@@ -38,6 +38,7 @@ from gateway.normal import (
 from gateway.providers.base import Adapter, UpstreamTarget
 from gateway.usage import completion_text
 
+DEFAULT_DIMENSIONS = 256  # the demo's embedding size unless its endpoint's config says `dimensions`
 _PIECES = re.compile(r"\s*\S+")
 
 
@@ -175,7 +176,7 @@ def vector_for(text: str, dimensions: int) -> list[float]:
 
 async def embed(req: EmbeddingRequest, target: UpstreamTarget) -> EmbeddingResponse:
     """Hash-derived unit vectors, `dimensions` long (request, else config, else 256)."""
-    dimensions = req.dimensions or int(target.config.get("dimensions") or 256)
+    dimensions = req.dimensions or int(target.config.get("dimensions") or DEFAULT_DIMENSIONS)
     texts = [x if isinstance(x, str) else " ".join(map(str, x)) for x in req.input]
     usage = tokens.count_inputs(req.input, count_model(target))
     return EmbeddingResponse(

@@ -33,7 +33,7 @@ from gateway.normal import (
     Usage,
     new_id,
 )
-from gateway.wire.openai import invalid_type, invalid_value, load_json_object, missing
+from gateway.wire.openai import MAX_OUTPUT_TOKENS, invalid_type, invalid_value, load_json_object, missing
 
 STOP_TO_FINISH = {
     "end_turn": "stop",
@@ -114,7 +114,10 @@ def _tool_result_text(content: Any, param: str) -> str | list[Part]:
     parts: list[Part] = []
     for j, block in enumerate(content):
         if isinstance(block, dict) and block.get("type") == "text":
-            parts.append(TextPart(str(block.get("text", ""))))
+            text = block.get("text", "")
+            if not isinstance(text, str):
+                raise invalid_type(f"{param}[{j}].text", "a string", text)
+            parts.append(TextPart(text))
         elif isinstance(block, dict) and block.get("type") == "image":
             parts.append(_image_from_block(block, f"{param}[{j}]"))
     if all(isinstance(p, TextPart) for p in parts):
@@ -122,7 +125,7 @@ def _tool_result_text(content: Any, param: str) -> str | list[Part]:
     return parts
 
 
-def _parse_turn(raw: Any, i: int) -> list[Message]:
+def _parse_turn(raw: Any, i: int, *, last: bool = False) -> list[Message]:
     param = f"messages[{i}]"
     if not isinstance(raw, dict):
         raise invalid_type(param, "an object", raw)
@@ -132,10 +135,13 @@ def _parse_turn(raw: Any, i: int) -> list[Message]:
     content = raw.get("content")
     if content is None:
         raise missing(f"{param}.content")
+    if not isinstance(content, str | list):
+        raise invalid_type(f"{param}.content", "a string or an array of content blocks", content)
+    if not content and not (last and role == "assistant"):  # as Anthropic: only a final assistant turn may be empty
+        raise invalid_value(f"{param}.content", "messages must have non-empty content (except an optional final "
+                                                "assistant message).")
     if isinstance(content, str):
         return [Message(role, content)]
-    if not isinstance(content, list):
-        raise invalid_type(f"{param}.content", "a string or an array of content blocks", content)
     out: list[Message] = []
     parts: list[Part] = []
     calls: list[ToolCall] = []
@@ -225,8 +231,10 @@ def parse_messages_request(body: bytes | dict[str, Any]) -> ChatRequest:
     max_tokens = data.get("max_tokens")
     if max_tokens is None:
         raise missing("max_tokens")
-    if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
+    if isinstance(max_tokens, bool) or not isinstance(max_tokens, int):
         raise invalid_type("max_tokens", "a positive integer", max_tokens)
+    if not 1 <= max_tokens <= MAX_OUTPUT_TOKENS:
+        raise invalid_value("max_tokens", f"expected a value between 1 and {MAX_OUTPUT_TOKENS}, but got {max_tokens}.")
     raw_messages = data.get("messages")
     if raw_messages is None:
         raise missing("messages")
@@ -241,13 +249,21 @@ def parse_messages_request(body: bytes | dict[str, Any]) -> ChatRequest:
         if system:
             messages.append(Message("system", system))
     elif isinstance(system, list):
-        text = "\n\n".join(b.get("text", "") for b in system if isinstance(b, dict) and b.get("type") == "text")
-        if text:
+        texts = []
+        for j, block in enumerate(system):
+            if not isinstance(block, dict) or block.get("type") != "text":
+                raise invalid_value(f"system[{j}]", "system blocks must be objects of type 'text'.")
+            if not isinstance(block.get("text"), str):
+                raise invalid_type(f"system[{j}].text", "a string", block.get("text"))
+            texts.append(block["text"])
+        if text := "\n\n".join(texts):
             messages.append(Message("system", text))
     elif system is not None:
         raise invalid_type("system", "a string or an array of text blocks", system)
     for i, raw in enumerate(raw_messages):
-        messages.extend(_parse_turn(raw, i))
+        messages.extend(_parse_turn(raw, i, last=i == len(raw_messages) - 1))
+    if not any(m.role != "system" for m in messages):
+        raise invalid_value("messages", "at least one message with content is required.")
 
     stop = data.get("stop_sequences")
     if stop is not None and not (isinstance(stop, list) and all(isinstance(s, str) for s in stop)):

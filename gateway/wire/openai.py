@@ -38,6 +38,14 @@ from gateway.normal import (
 
 SSE_DONE = b"data: [DONE]\n\n"
 
+# Wire-level ceilings for numeric fields, whatever the alias: a value past them is never meaningful and
+# some (``dimensions``) size what the gateway allocates. Routing narrows them to what the alias's
+# endpoints support (their context window, their embedding size).
+MAX_OUTPUT_TOKENS = 1_000_000
+MAX_DIMENSIONS = 16_384
+MAX_TOP_LOGPROBS = 20
+INT64 = (-(2**63), 2**63 - 1)
+
 _ROLES = frozenset(("system", "developer", "user", "assistant", "tool"))
 _CHAT_FIELDS = frozenset(
     (
@@ -231,7 +239,7 @@ def _parse_message(raw: Any, i: int) -> Message:
     role = raw.get("role")
     if role is None:
         raise missing(f"{param}.role")
-    if role not in _ROLES:
+    if not isinstance(role, str) or role not in _ROLES:
         raise invalid_value(
             f"{param}.role",
             f"'{role}' is not one of 'system', 'developer', 'user', 'assistant', 'tool'.",
@@ -353,10 +361,15 @@ def parse_chat_request(body: bytes | dict[str, Any]) -> ChatRequest:
         include_usage = _bool(options, "include_usage", "stream_options.include_usage") or False
 
     max_tokens_field = "max_tokens"
-    max_tokens = _int(data, "max_tokens", 1)
+    max_tokens = _int(data, "max_tokens", 1, MAX_OUTPUT_TOKENS)
     if data.get("max_completion_tokens") is not None:
-        max_tokens = _int(data, "max_completion_tokens", 1)
+        max_tokens = _int(data, "max_completion_tokens", 1, MAX_OUTPUT_TOKENS)
         max_tokens_field = "max_completion_tokens"
+    # Passed through to OpenAI-shaped upstreams as they are, but checked here like the others.
+    logprobs = _bool(data, "logprobs")
+    top_logprobs = _int(data, "top_logprobs", 0, MAX_TOP_LOGPROBS)
+    if top_logprobs is not None and not logprobs:
+        raise invalid_value("top_logprobs", "'logprobs' must be true when 'top_logprobs' is set.")
 
     return ChatRequest(
         model=model,  # type: ignore[arg-type]
@@ -366,7 +379,7 @@ def parse_chat_request(body: bytes | dict[str, Any]) -> ChatRequest:
         max_tokens=max_tokens,
         stop=_parse_stop(data.get("stop")),
         n=_int(data, "n", 1, 128) or 1,
-        seed=_int(data, "seed", -(2**63)),
+        seed=_int(data, "seed", *INT64),
         presence_penalty=_number(data, "presence_penalty", -2, 2),
         frequency_penalty=_number(data, "frequency_penalty", -2, 2),
         tools=_parse_tools(data.get("tools")),
@@ -423,7 +436,7 @@ def parse_embedding_request(body: bytes | dict[str, Any]) -> EmbeddingRequest:
         model=model,  # type: ignore[arg-type]
         input=inputs,
         encoding_format=encoding_format,  # type: ignore[arg-type]
-        dimensions=_int(data, "dimensions", 1),
+        dimensions=_int(data, "dimensions", 1, MAX_DIMENSIONS),
         user=_str(data, "user"),
         extra={k: v for k, v in data.items() if k not in _EMBEDDING_FIELDS},
     )

@@ -10,10 +10,13 @@ from aiplatform.models import TenantOwned
 class UsageEvent(TenantOwned):
     """One call: who made it, which model and endpoint served it, tokens, cost, latency and outcome.
 
-    ``request_id`` is unique, so writing a batch twice (a retried flush) records each call once.
+    ``request_id`` is the gateway's own id for the call, minted per call and unique, so writing a
+    batch twice (a retried flush) records each call once. ``client_request_id`` is the caller's
+    ``X-Request-Id``, kept for searching only: callers choose it, so it may repeat.
     """
 
     request_id = models.CharField(max_length=128, unique=True)
+    client_request_id = models.CharField(max_length=128, blank=True, db_index=True)
     occurred_at = models.DateTimeField(db_index=True)
     application = models.ForeignKey("portal.Application", on_delete=models.PROTECT, related_name="usage_events")
     key = models.ForeignKey("portal.ApiKey", on_delete=models.PROTECT, related_name="usage_events")
