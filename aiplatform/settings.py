@@ -390,7 +390,11 @@ WHITENOISE_USE_FINDERS = DEBUG
 # --- REST API ---------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    # Every API (registry, portal) takes a personal access token or the browser's session, set once here.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "portal.authentication.PersonalAccessTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "aiplatform.pagination.BoundedLimitOffsetPagination",
     "PAGE_SIZE": 50,

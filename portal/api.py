@@ -14,17 +14,14 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
-from rest_framework.authentication import SessionAuthentication
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, ValidationError
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from aiplatform.models import Membership, Tenant
 from aiplatform.permissions import get_for_user_or_404
 from portal import selectors, services
-from portal.authentication import PersonalAccessTokenAuthentication
 from portal.models import ApiKey, Subscription
 from portal.serializers import (
     ApiKeySerializer,
@@ -72,10 +69,11 @@ def _tenant_for(request: Request, slug: str | None) -> Tenant:
 
 
 class PortalViewSet(viewsets.GenericViewSet):
-    """Base of the portal's viewsets: both authentications, integer ids, objects through ``for_user``."""
+    """Base of the portal's viewsets: integer ids, objects through ``for_user``.
 
-    authentication_classes = [PersonalAccessTokenAuthentication, SessionAuthentication]
-    permission_classes = [IsAuthenticated]
+    Authentication (token or session) and the sign-in requirement are the API-wide defaults in settings.
+    """
+
     lookup_value_regex = r"[0-9]+"
 
     def get_object(self):
