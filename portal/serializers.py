@@ -23,8 +23,11 @@ class ApplicationSerializer(serializers.ModelSerializer):
     tenant = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     tenant_slug = serializers.SlugField(write_only=True, required=False,
                                         help_text="The team to register it in (default: your only team).")
+    # An unknown address gets the service's answer for another team's user: the API must not tell which exist.
     owner = serializers.SlugRelatedField(slug_field="email", queryset=User.objects.all(), required=False,
-                                         allow_null=True)
+                                         allow_null=True,
+                                         error_messages={"does_not_exist": "The owner must be a member of the team.",
+                                                         "invalid": "The owner must be a member of the team."})
     data_classification = serializers.ChoiceField(choices=DataClassification.choices,
                                                   default=DataClassification.INTERNAL)
     environment = serializers.ChoiceField(choices=Environment.choices, default=Environment.DEV)
