@@ -1,4 +1,4 @@
-"""Site-wide middleware: request ids and access log, and the admin MFA requirement."""
+"""Site-wide middleware: request ids and access log, NUL-free query strings, and the admin MFA requirement."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import time
 import structlog
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import redirect
 
 from aiplatform.client_address import client_address
@@ -64,6 +64,27 @@ class RequestIdMiddleware:
         tokens, started = self._begin(request)
         response = await self.get_response(request)
         return self._end(request, response, tokens, started)
+
+
+NUL_IN_QUERY = "The query string contains a NUL character."
+
+
+class RefuseNulInQueryMiddleware:
+    """Answer 400 to a query string holding a NUL character, before any view passes it to the database.
+
+    PostgreSQL refuses NUL in text, so such a filter value was a 500 in every view that filters. The API
+    answers in DRF's error shape (``{"detail": …}``), pages with a plain 400.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if any("\x00" in key or any("\x00" in value for value in values) for key, values in request.GET.lists()):
+            if request.path.startswith("/api/"):
+                return JsonResponse({"detail": NUL_IN_QUERY}, status=400)
+            return HttpResponseBadRequest(NUL_IN_QUERY, content_type="text/plain; charset=utf-8")
+        return self.get_response(request)
 
 
 # Paths a platform admin without MFA may still reach: enrolling, logging out, probes, assets.

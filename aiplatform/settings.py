@@ -182,6 +182,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "aiplatform.middleware.RequestIdMiddleware",
+    "aiplatform.middleware.RefuseNulInQueryMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
