@@ -54,6 +54,8 @@ REDIS_URL = env.str("REDIS_URL", "")
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", "")
 # How long any Redis call may wait to connect, and for an answer (seconds); then it fails and the caller degrades.
 REDIS_TIMEOUT_SECONDS = env.float("REDIS_TIMEOUT_SECONDS", 0.5)
+# How long a task a dead worker held waits before another worker gets it (seconds; Redis broker).
+BROKER_VISIBILITY_TIMEOUT_SECONDS = env.int("BROKER_VISIBILITY_TIMEOUT_SECONDS", 600)
 # How long a pooled PostgreSQL connection lives (seconds).
 DB_CONN_MAX_AGE = env.int("DB_CONN_MAX_AGE", 60)
 
@@ -284,6 +286,10 @@ if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
         # A publish on a hung Redis fails after this instead of waiting for good (kombu's default).
         "socket_timeout": 5,
         "socket_connect_timeout": 2,
+        # A task a killed worker held goes back to the queue after this long (kombu's default is an hour,
+        # so one kill held a usage batch back that long). Longer than any task runs (a catalogue sync,
+        # the longest, takes seconds to a couple of minutes), or a running task would be handed out twice.
+        "visibility_timeout": BROKER_VISIBILITY_TIMEOUT_SECONDS,
     }
 if CELERY_BROKER_URL == "filesystem://":
     # Zero-setup broker for the embedded mode: the worker `make run` starts reads this folder.
