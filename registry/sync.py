@@ -77,10 +77,16 @@ def list_upstream_models(provider: Provider) -> list[Listing]:
 
 
 def _secret(provider: Provider) -> str:
+    """The provider's API key, fit to travel in an HTTP header (printable ASCII), else ``CatalogueUnavailable``."""
     try:
-        return resolve_secret(provider.api_key)
+        secret = resolve_secret(provider.api_key)
     except SecretUnavailable as exc:
         raise CatalogueUnavailable(f"The credential of {provider.name} is unavailable: {exc}") from None
+    # httpx encodes header values as ASCII; anything else was a UnicodeEncodeError, a 500. Never echo the key.
+    if not (secret.isascii() and secret.isprintable()):
+        raise CatalogueUnavailable(f"The credential of {provider.name} contains characters an HTTP header cannot "
+                                   "carry (only printable ASCII); store the API key again.")
+    return secret
 
 
 def _get_json(url: str, headers: dict[str, str], params: dict | None = None) -> Any:
