@@ -60,6 +60,7 @@ from registry.models import (
     ProviderKind,
 )
 from registry.models.cards import CARD_FIELDS
+from registry.models.http_urls import validate_http_url
 from registry.secrets import is_reference
 
 # The endpoint attributes a file may give, flattened: (group or None, key in the file) → model field.
@@ -91,6 +92,15 @@ ENDPOINT_KEYS = {"provider", "upstream_model", "region", "pricing", "timeouts"} 
 DATE_KEYS = ("approved_on", "deprecated_on", "sunset_on", "retired_on")
 
 EndpointKey = tuple[str, str, str]  # provider name, upstream model, region
+
+
+def _is_http_url(value: str) -> bool:
+    """Empty, or what every URL field takes (``registry.models.http_urls``)."""
+    try:
+        validate_http_url(value)
+    except ValidationError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -334,7 +344,7 @@ def _read(doc: dict, reader: _Reader, *, prune: bool) -> _Spec:
         if not isinstance(active, bool):
             reader.problem(f"{path}.active", "must be true or false")
         base_url = reader.text(obj, "base_url", path)
-        if base_url and not base_url.startswith(("http://", "https://")):
+        if not _is_http_url(base_url):
             reader.problem(f"{path}.base_url", "must be an http:// or https:// URL")
         if kind in (ProviderKind.OPENAI_COMPATIBLE, ProviderKind.AZURE_OPENAI) and not base_url:
             reader.problem(f"{path}.base_url", f"is required for a {kind} provider")
@@ -431,6 +441,9 @@ def _read(doc: dict, reader: _Reader, *, prune: bool) -> _Spec:
                 try:
                     card = {name: card.get(name) for name in CARD_FIELDS}
                     card = services.clean_card_fields(card)
+                    if not _is_http_url(card["license_url"]):
+                        reader.problem(f"{path}.card.license_url", "must be an http:// or https:// URL")
+                        card = None
                 except ValidationError as exc:
                     for message in exc.messages:
                         reader.problem(f"{path}.card", message)

@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from aiplatform.models import User
 from aiplatform.roles import PlatformRole
 from registry.models import AliasKind, AliasStatus, Capability, Endpoint, ModelAlias, Provider, ProviderKind
+from registry.models.http_urls import validate_http_url
 from registry.secrets import encrypt_secret, validate_reference
 
 
@@ -34,7 +35,7 @@ class CatalogueFilterForm(forms.Form):
 class ProviderForm(forms.Form):
     name = forms.SlugField(max_length=63)
     kind = forms.ChoiceField(choices=ProviderKind.choices)
-    base_url = forms.CharField(required=False, max_length=500, label="Base URL")
+    base_url = forms.CharField(required=False, max_length=500, label="Base URL", validators=[validate_http_url])
     region = forms.CharField(required=False, max_length=32)
     api_key = forms.CharField(
         required=False, max_length=4000, label="Credential reference", validators=[validate_reference],
@@ -120,7 +121,8 @@ class CardForm(forms.Form):
     failure_modes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}),
                                     label="Known failure modes")
     license = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}), label="Licence / EULA")
-    license_url = forms.CharField(required=False, max_length=500, label="Licence link")
+    license_url = forms.CharField(required=False, max_length=500, label="Licence link",
+                                  validators=[validate_http_url])
     license_restrictions = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}),
                                            label="Licence restrictions")
     data_residency = forms.CharField(required=False, max_length=200)

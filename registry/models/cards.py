@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 
 from registry.models.aliases import ModelAlias
+from registry.models.http_urls import validate_http_url
 
 # The fields of a card that its owners write, in the order pages and exports show them.
 CARD_FIELDS = (
@@ -31,7 +32,7 @@ class ModelCard(models.Model):
     limitations = models.TextField(blank=True)
     failure_modes = models.TextField(blank=True, help_text="Known failure modes.")
     license = models.TextField(blank=True, help_text="Licence or EULA name or text.")
-    license_url = models.CharField(max_length=500, blank=True)
+    license_url = models.CharField(max_length=500, blank=True, validators=[validate_http_url])
     license_restrictions = models.TextField(blank=True)
     data_residency = models.CharField(max_length=200, blank=True, help_text="Where prompts are processed and stored.")
     data_retention = models.TextField(blank=True, help_text="The vendor's data-retention terms.")

@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 
+from registry.models.http_urls import validate_http_url
 from registry.secrets import validate_reference
 
 SLUG = RegexValidator(r"^[a-z0-9](?:[a-z0-9._-]*[a-z0-9])?$", "Lower-case letters, digits, dots, dashes, underscores.")
@@ -42,7 +43,8 @@ class Provider(models.Model):
 
     name = models.CharField(max_length=63, unique=True, validators=[SLUG])
     kind = models.CharField(max_length=32, choices=ProviderKind.choices)
-    base_url = models.CharField(max_length=500, blank=True, help_text="e.g. https://api.openai.com/v1")
+    base_url = models.CharField(max_length=500, blank=True, validators=[validate_http_url],
+                                help_text="e.g. https://api.openai.com/v1")
     region = models.CharField(max_length=32, blank=True, help_text="Cloud region (Bedrock, SageMaker, Azure).")
     api_key = models.CharField(
         max_length=4000, blank=True, validators=[validate_reference],
@@ -63,8 +65,6 @@ class Provider(models.Model):
 
     def clean(self) -> None:
         super().clean()
-        if self.base_url and not self.base_url.startswith(("http://", "https://")):
-            raise ValidationError({"base_url": "Give an http:// or https:// URL."})
         needs_url = self.kind in {ProviderKind.OPENAI_COMPATIBLE, ProviderKind.AZURE_OPENAI}
         if needs_url and not self.base_url:
             raise ValidationError({"base_url": f"A {self.get_kind_display()} provider needs a base URL."})
