@@ -1,9 +1,10 @@
 """The audit trail: append-only, hash-chained events.
 
-Each row stores the hash of the row before it (``prev_hash``) and its own hash over its
-content, and a gap-free ``seq``. Editing, deleting or inserting a row breaks the chain,
-which ``manage.py verify_audit`` reports. On PostgreSQL a trigger also refuses UPDATE and
-DELETE outright. Actor and tenant are kept as plain ids plus a label, so deleting a user or
+Each row stores the hash of the row before it (``prev_hash``) and its own keyed hash
+(HMAC-SHA256 with ``AUDIT_HMAC_KEY``) over its content, and a gap-free ``seq``. Editing,
+deleting or inserting a row breaks the chain, and removing the newest rows leaves it short of
+its latest signed checkpoint; ``manage.py verify_audit`` reports both (aiplatform/audit.py).
+On PostgreSQL a trigger also refuses UPDATE, DELETE and TRUNCATE outright. Actor and tenant are kept as plain ids plus a label, so deleting a user or
 tenant never has to touch (and cannot be blocked by) the trail.
 """
 
