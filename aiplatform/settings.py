@@ -139,8 +139,6 @@ def _local_fernet_key() -> str:
     return path.read_text().strip()
 
 
-SECRET_KEY = SECRET_KEY or _local_secret_key()
-SECRETS_ENCRYPTION_KEYS = SECRETS_ENCRYPTION_KEYS or [_local_fernet_key()]
 def _local_audit_key() -> str:
     path = DATA_DIR / "audit_hmac_key"
     if not path.exists():
@@ -149,9 +147,11 @@ def _local_audit_key() -> str:
     return path.read_text().strip()
 
 
-
+SECRET_KEY = SECRET_KEY or _local_secret_key()
 AUDIT_HMAC_KEY = AUDIT_HMAC_KEY or _local_audit_key()
 AUDIT_CHECKPOINT_PATH = Path(AUDIT_CHECKPOINT_PATH or DATA_DIR / "audit_checkpoints.jsonl").resolve()
+SECRETS_ENCRYPTION_KEYS = SECRETS_ENCRYPTION_KEYS or [_local_fernet_key()]
+
 EMBEDDED = not DATABASE_URL
 EMBEDDED_REDIS = not REDIS_URL
 
