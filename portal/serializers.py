@@ -59,7 +59,7 @@ class SubscriptionSerializer(serializers.ModelSerializer):
     application = serializers.PrimaryKeyRelatedField(queryset=Application.objects.none())
     alias = serializers.SlugRelatedField(slug_field="name", queryset=ModelAlias.objects.all())
     status = serializers.CharField(read_only=True, help_text=SUBSCRIPTION_STATUSES)
-    requested_by = serializers.SlugRelatedField(slug_field="email", read_only=True)
+    requested_by = serializers.SlugRelatedField(slug_field="email", read_only=True, allow_null=True)
     data_classification = serializers.CharField(source="application.data_classification", read_only=True)
     environment = serializers.CharField(source="application.environment", read_only=True)
     transitions = TransitionSerializer(many=True, read_only=True)
@@ -92,8 +92,8 @@ class ApiKeySerializer(serializers.ModelSerializer):
     tenant = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     application = serializers.PrimaryKeyRelatedField(queryset=Application.objects.none())
     state = serializers.CharField(read_only=True)
-    created_by = serializers.SlugRelatedField(slug_field="email", read_only=True)
-    replaced_by = serializers.PrimaryKeyRelatedField(read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="email", read_only=True, allow_null=True)
+    replaced_by = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
     ip_allowlist = serializers.ListField(child=serializers.CharField(max_length=64), required=False, max_length=50,
                                          help_text="CIDRs the key may be used from; empty: any address.")
 
@@ -140,8 +140,8 @@ class HostingRequestSerializer(serializers.ModelSerializer):
     expected_requests_per_minute = serializers.IntegerField(min_value=1, max_value=10_000_000)
     expected_tokens_per_minute = serializers.IntegerField(min_value=0, max_value=2_000_000_000, default=0)
     status = serializers.CharField(read_only=True, help_text="pending, approved, rejected or cancelled")
-    requested_by = serializers.SlugRelatedField(slug_field="email", read_only=True)
-    endpoint = serializers.PrimaryKeyRelatedField(read_only=True)
+    requested_by = serializers.SlugRelatedField(slug_field="email", read_only=True, allow_null=True)
+    endpoint = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
 
     class Meta:
         model = HostingRequest

@@ -119,7 +119,8 @@ class ModelAliasViewSet(viewsets.ModelViewSet):
         return Response(ModelCardSerializer(card).data)
 
     @extend_schema(responses=ModelCardVersionSerializer(many=True))
-    @action(detail=True, methods=["get"], url_path="card/versions", serializer_class=ModelCardVersionSerializer)
+    @action(detail=True, methods=["get"], url_path="card/versions", serializer_class=ModelCardVersionSerializer,
+            pagination_class=None)  # the whole history, a plain list (as the schema says)
     def card_versions(self, request: Request, name: str | None = None) -> Response:
         """Every saved version of the card, newest first."""
         alias = self.get_object()

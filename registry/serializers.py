@@ -67,7 +67,7 @@ class ModelCardSerializer(serializers.ModelSerializer):
     evaluations = EvaluationSerializer(many=True, required=False)
     note = serializers.CharField(write_only=True, required=False, allow_blank=True, max_length=500,
                                  help_text="Why this change (kept in the card's history).")
-    updated_by = serializers.SlugRelatedField(slug_field="email", read_only=True)
+    updated_by = serializers.SlugRelatedField(slug_field="email", read_only=True, allow_null=True)
 
     class Meta:
         model = ModelCard
