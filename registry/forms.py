@@ -11,7 +11,9 @@ from django.core.exceptions import ValidationError
 from aiplatform.models import User
 from aiplatform.roles import PlatformRole
 from registry.models import AliasKind, AliasStatus, Capability, Endpoint, ModelAlias, Provider, ProviderKind
+from registry.models.aliases import MAX_ROUTE_PRIORITY, MAX_ROUTE_WEIGHT
 from registry.models.http_urls import validate_http_url
+from registry.models.providers import MAX_CALL_TIMEOUT, MAX_CONNECT_TIMEOUT, MAX_CONTEXT_WINDOW, MAX_PRICE
 from registry.secrets import encrypt_secret, validate_reference
 
 
@@ -83,14 +85,14 @@ class EndpointForm(forms.Form):
     region = forms.CharField(required=False, max_length=32)
     capabilities = forms.MultipleChoiceField(choices=Capability.choices, required=False,
                                              widget=forms.CheckboxSelectMultiple)
-    context_window = forms.IntegerField(required=False, min_value=1)
-    connect_timeout = forms.FloatField(min_value=0.1, initial=5.0)
-    first_byte_timeout = forms.FloatField(min_value=0.1, initial=60.0)
-    total_timeout = forms.FloatField(min_value=0.1, initial=600.0)
-    input_price_per_mtok = forms.DecimalField(min_value=0, initial=0, label="$ / M input tokens")
-    output_price_per_mtok = forms.DecimalField(min_value=0, initial=0, label="$ / M output tokens")
-    price_per_image = forms.DecimalField(min_value=0, initial=0, label="$ / image")
-    price_per_request = forms.DecimalField(min_value=0, initial=0, label="$ / request")
+    context_window = forms.IntegerField(required=False, min_value=1, max_value=MAX_CONTEXT_WINDOW)
+    connect_timeout = forms.FloatField(min_value=0.1, max_value=MAX_CONNECT_TIMEOUT, initial=5.0)
+    first_byte_timeout = forms.FloatField(min_value=0.1, max_value=MAX_CALL_TIMEOUT, initial=60.0)
+    total_timeout = forms.FloatField(min_value=0.1, max_value=MAX_CALL_TIMEOUT, initial=600.0)
+    input_price_per_mtok = forms.DecimalField(min_value=0, max_value=MAX_PRICE, initial=0, label="$ / M input tokens")
+    output_price_per_mtok = forms.DecimalField(min_value=0, max_value=MAX_PRICE, initial=0, label="$ / M output tokens")
+    price_per_image = forms.DecimalField(min_value=0, max_value=MAX_PRICE, initial=0, label="$ / image")
+    price_per_request = forms.DecimalField(min_value=0, max_value=MAX_PRICE, initial=0, label="$ / request")
     is_active = forms.BooleanField(required=False, initial=True, label="Active")
 
 
@@ -110,8 +112,8 @@ class AliasForm(forms.Form):
 
 class RouteForm(forms.Form):
     endpoint = forms.ModelChoiceField(queryset=Endpoint.objects.select_related("provider"))
-    weight = forms.IntegerField(min_value=0, initial=100)
-    priority = forms.IntegerField(min_value=0, initial=0, help_text="Fallback order: 0 first.")
+    weight = forms.IntegerField(min_value=0, max_value=MAX_ROUTE_WEIGHT, initial=100)
+    priority = forms.IntegerField(min_value=0, max_value=MAX_ROUTE_PRIORITY, initial=0, help_text="Fallback order: 0 first.")
 
 
 class CardForm(forms.Form):

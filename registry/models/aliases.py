@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator
 from django.db import models
 
 from registry.models.providers import SLUG, Endpoint
+
+MAX_ROUTE_WEIGHT = 1_000_000  # weights are relative shares; beyond this is a typo
+MAX_ROUTE_PRIORITY = 100  # fallback levels
 
 # Path segments of the registry's own pages, so no alias can hide them.
 RESERVED_ALIAS_NAMES = frozenset({"manage", "new", "api"})
@@ -88,8 +92,10 @@ class Route(models.Model):
 
     alias = models.ForeignKey(ModelAlias, on_delete=models.CASCADE, related_name="routes")
     endpoint = models.ForeignKey(Endpoint, on_delete=models.PROTECT, related_name="routes")
-    weight = models.PositiveIntegerField(default=100, help_text="Share of traffic among routes of the same priority.")
-    priority = models.PositiveSmallIntegerField(default=0, help_text="Fallback order: 0 first, then 1, ...")
+    weight = models.PositiveIntegerField(default=100, help_text="Share of traffic among routes of the same priority.",
+                                         validators=[MaxValueValidator(MAX_ROUTE_WEIGHT)])
+    priority = models.PositiveSmallIntegerField(default=0, help_text="Fallback order: 0 first, then 1, ...",
+                                                validators=[MaxValueValidator(MAX_ROUTE_PRIORITY)])
 
     class Meta:
         ordering = ["alias__name", "priority", "-weight", "pk"]

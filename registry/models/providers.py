@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator, RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 
 from registry.models.http_urls import validate_http_url
@@ -72,6 +72,14 @@ class Provider(models.Model):
             raise ValidationError({"config": "Give a mapping of settings."})
 
 
+# Sensible ceilings for an endpoint's numbers: a bigger value is a typo or a probe (a connect timeout of
+# 1.12e308 s was accepted once), never a setting, and prices far beyond any model's are refused too.
+MAX_CONNECT_TIMEOUT = 300.0  # seconds
+MAX_CALL_TIMEOUT = 3600.0  # seconds, first byte and total
+MAX_CONTEXT_WINDOW = 100_000_000  # tokens
+MAX_PRICE = Decimal(100_000)  # dollars per million tokens, per image or per request
+
+
 class Endpoint(models.Model):
     """One deployment of an upstream model at a provider: what it can do, how long we wait, what it costs."""
 
@@ -79,18 +87,22 @@ class Endpoint(models.Model):
     upstream_model = models.CharField(max_length=200, help_text="The provider's model id, e.g. gpt-4o-mini.")
     region = models.CharField(max_length=32, blank=True, help_text="Empty: the provider's region.")
     capabilities = models.JSONField(default=list, blank=True, help_text="Subset of: " + ", ".join(Capability.values))
-    context_window = models.PositiveIntegerField(null=True, blank=True, help_text="Tokens.")
-    connect_timeout = models.FloatField(default=5.0, validators=[MinValueValidator(0.1)], help_text="Seconds.")
-    first_byte_timeout = models.FloatField(default=60.0, validators=[MinValueValidator(0.1)], help_text="Seconds.")
-    total_timeout = models.FloatField(default=600.0, validators=[MinValueValidator(0.1)], help_text="Seconds.")
+    context_window = models.PositiveIntegerField(null=True, blank=True, help_text="Tokens.",
+                                                 validators=[MinValueValidator(1), MaxValueValidator(MAX_CONTEXT_WINDOW)])
+    connect_timeout = models.FloatField(default=5.0, help_text="Seconds.",
+                                        validators=[MinValueValidator(0.1), MaxValueValidator(MAX_CONNECT_TIMEOUT)])
+    first_byte_timeout = models.FloatField(default=60.0, help_text="Seconds.",
+                                           validators=[MinValueValidator(0.1), MaxValueValidator(MAX_CALL_TIMEOUT)])
+    total_timeout = models.FloatField(default=600.0, help_text="Seconds.",
+                                      validators=[MinValueValidator(0.1), MaxValueValidator(MAX_CALL_TIMEOUT)])
     input_price_per_mtok = models.DecimalField(max_digits=14, decimal_places=6, default=Decimal(0),
-                                               validators=[MinValueValidator(Decimal(0))])
+                                               validators=[MinValueValidator(Decimal(0)), MaxValueValidator(MAX_PRICE)])
     output_price_per_mtok = models.DecimalField(max_digits=14, decimal_places=6, default=Decimal(0),
-                                                validators=[MinValueValidator(Decimal(0))])
+                                                validators=[MinValueValidator(Decimal(0)), MaxValueValidator(MAX_PRICE)])
     price_per_image = models.DecimalField(max_digits=14, decimal_places=6, default=Decimal(0),
-                                          validators=[MinValueValidator(Decimal(0))])
+                                          validators=[MinValueValidator(Decimal(0)), MaxValueValidator(MAX_PRICE)])
     price_per_request = models.DecimalField(max_digits=14, decimal_places=6, default=Decimal(0),
-                                            validators=[MinValueValidator(Decimal(0))])
+                                            validators=[MinValueValidator(Decimal(0)), MaxValueValidator(MAX_PRICE)])
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
