@@ -117,6 +117,22 @@ def resolve_secret(reference: str) -> str:
     return _resolve_aws(rest)
 
 
+def local_secret_problem(reference: str) -> str | None:
+    """Why this reference cannot be resolved here, for the management page; ``None`` when it can.
+
+    Only ``env:`` and ``enc:`` are checked (no network); an ``aws-sm:`` reference is resolved by the
+    gateway when it loads, and an unresolvable one is logged there as ``secret_unresolvable``.
+    The gateway leaves an endpoint whose secret it cannot resolve out of routing.
+    """
+    if not reference or split_reference(reference)[0] not in (ENV, ENC):
+        return None
+    try:
+        resolve_secret(reference)
+    except SecretUnavailable as exc:
+        return str(exc)
+    return None
+
+
 def make_secretsmanager_client(region: str):
     """The boto3 Secrets Manager client (tests stub it with botocore's Stubber)."""
     import boto3

@@ -13,7 +13,7 @@ from aiplatform.permissions import can, require
 from registry import selectors, services
 from registry.forms import AliasForm, CardForm, CatalogueFilterForm, EndpointForm, ProviderForm, RouteForm
 from registry.models import Endpoint, ModelAlias, Provider, UpstreamModel
-from registry.secrets import describe_reference
+from registry.secrets import describe_reference, local_secret_problem
 from registry.sync import CatalogueUnavailable, dismiss_candidate, sync_provider_catalogue
 
 
@@ -88,7 +88,8 @@ def manage(request: HttpRequest) -> HttpResponse:
     require(request.user, "alias.manage")
     candidates = selectors.onboarding_candidates()
     return render(request, "registry/manage.html", {
-        "providers": [(p, describe_reference(p.api_key)) for p in selectors.providers()],
+        "providers": [(p, describe_reference(p.api_key), local_secret_problem(p.api_key))
+                      for p in selectors.providers()],
         "endpoints": selectors.endpoints(),
         "aliases": ModelAlias.objects.select_related("replacement").prefetch_related("routes").order_by("name"),
         "candidates": candidates,
