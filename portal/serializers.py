@@ -17,6 +17,7 @@ from portal.models import (
 )
 from portal.services.keys import MAX_ROTATION_OVERLAP
 from registry.models import Endpoint, ModelAlias
+from registry.serializers import NamedRelatedField
 
 
 class ApplicationSerializer(serializers.ModelSerializer):
@@ -24,7 +25,7 @@ class ApplicationSerializer(serializers.ModelSerializer):
     tenant_slug = serializers.SlugField(write_only=True, required=False,
                                         help_text="The team to register it in (default: your only team).")
     # An unknown address gets the service's answer for another team's user: the API must not tell which exist.
-    owner = serializers.SlugRelatedField(slug_field="email", queryset=User.objects.all(), required=False,
+    owner = NamedRelatedField(slug_field="email", queryset=User.objects.all(), required=False,
                                          allow_null=True,
                                          error_messages={"does_not_exist": "The owner must be a member of the team.",
                                                          "invalid": "The owner must be a member of the team."})
@@ -57,7 +58,7 @@ class TransitionSerializer(serializers.ModelSerializer):
 class SubscriptionSerializer(serializers.ModelSerializer):
     tenant = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     application = serializers.PrimaryKeyRelatedField(queryset=Application.objects.none())
-    alias = serializers.SlugRelatedField(slug_field="name", queryset=ModelAlias.objects.all())
+    alias = NamedRelatedField(slug_field="name", queryset=ModelAlias.objects.all())
     status = serializers.CharField(read_only=True, help_text=SUBSCRIPTION_STATUSES)
     requested_by = serializers.SlugRelatedField(slug_field="email", read_only=True, allow_null=True)
     data_classification = serializers.CharField(source="application.data_classification", read_only=True)
@@ -135,7 +136,7 @@ class HostingRequestSerializer(serializers.ModelSerializer):
     tenant = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     tenant_slug = serializers.SlugField(write_only=True, required=False,
                                         help_text="The team asking (default: your only team).")
-    alias = serializers.SlugRelatedField(slug_field="name", queryset=ModelAlias.objects.all())
+    alias = NamedRelatedField(slug_field="name", queryset=ModelAlias.objects.all())
     latency_need = serializers.ChoiceField(choices=LatencyNeed.choices, default=LatencyNeed.STANDARD)
     expected_requests_per_minute = serializers.IntegerField(min_value=1, max_value=10_000_000)
     expected_tokens_per_minute = serializers.IntegerField(min_value=0, max_value=2_000_000_000, default=0)

@@ -10,6 +10,19 @@ from registry.models.cards import CARD_FIELDS
 from registry.secrets import describe_reference, is_reference
 
 
+class NamedRelatedField(serializers.SlugRelatedField):
+    """A related object named by a slug (name, e-mail); a NUL in the name is refused as invalid.
+
+    PostgreSQL refuses NUL in text, so the lookup was a DataError, a 500. DRF's CharField checks this;
+    its SlugRelatedField does not.
+    """
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) and "\x00" in data:
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class ProviderSerializer(serializers.ModelSerializer):
     api_key = serializers.CharField(
         required=False, allow_blank=True, max_length=4000,
@@ -38,7 +51,7 @@ class ProviderSerializer(serializers.ModelSerializer):
         return data
 
 class EndpointSerializer(serializers.ModelSerializer):
-    provider = serializers.SlugRelatedField(slug_field="name", queryset=Provider.objects.all())
+    provider = NamedRelatedField(slug_field="name", queryset=Provider.objects.all())
     capabilities = serializers.ListField(child=serializers.ChoiceField(choices=Capability.choices), required=False)
 
     class Meta:
@@ -85,9 +98,9 @@ class ModelCardVersionSerializer(serializers.Serializer):
 class ModelAliasSerializer(serializers.ModelSerializer):
     kind = serializers.ChoiceField(choices=AliasKind.choices, default=AliasKind.CHAT)
     status = serializers.ChoiceField(choices=AliasStatus.choices, default=AliasStatus.DRAFT)
-    replacement = serializers.SlugRelatedField(slug_field="name", queryset=ModelAlias.objects.all(), required=False,
+    replacement = NamedRelatedField(slug_field="name", queryset=ModelAlias.objects.all(), required=False,
                                                allow_null=True)
-    owners = serializers.SlugRelatedField(slug_field="email", queryset=User.objects.all(), many=True, required=False)
+    owners = NamedRelatedField(slug_field="email", queryset=User.objects.all(), many=True, required=False)
     routes = RouteSerializer(many=True, required=False)
     capabilities = serializers.SerializerMethodField()
     summary = serializers.SerializerMethodField()
