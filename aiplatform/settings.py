@@ -9,6 +9,7 @@ lists the same names; keep the two in step.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 import dj_database_url
@@ -121,37 +122,25 @@ DATA_DIR.mkdir(parents=True, exist_ok=True)
 (DATA_DIR / "staticfiles").mkdir(exist_ok=True)
 
 
-def _local_secret_key() -> str:
-    """A per-checkout key for the embedded mode, created once with mode 0600."""
-    path = DATA_DIR / "secret_key"
+def _generated_once(filename: str, make: Callable[[], str]) -> str:
+    """A per-checkout key for the embedded mode, made by ``make`` once into DATA_DIR with mode 0600."""
+    path = DATA_DIR / filename
     if not path.exists():
         path.touch(mode=0o600)
-        path.write_text(secrets.token_urlsafe(50))
+        path.write_text(make())
     return path.read_text().strip()
 
 
-def _local_fernet_key() -> str:
-    path = DATA_DIR / "secrets_key"
-    if not path.exists():
-        import base64
+def _fernet_key() -> str:
+    import base64
 
-        path.touch(mode=0o600)
-        path.write_text(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())
-    return path.read_text().strip()
+    return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
 
 
-def _local_audit_key() -> str:
-    path = DATA_DIR / "audit_hmac_key"
-    if not path.exists():
-        path.touch(mode=0o600)
-        path.write_text(secrets.token_urlsafe(50))
-    return path.read_text().strip()
-
-
-SECRET_KEY = SECRET_KEY or _local_secret_key()
-AUDIT_HMAC_KEY = AUDIT_HMAC_KEY or _local_audit_key()
+SECRET_KEY = SECRET_KEY or _generated_once("secret_key", lambda: secrets.token_urlsafe(50))
+AUDIT_HMAC_KEY = AUDIT_HMAC_KEY or _generated_once("audit_hmac_key", lambda: secrets.token_urlsafe(50))
 AUDIT_CHECKPOINT_PATH = Path(AUDIT_CHECKPOINT_PATH or DATA_DIR / "audit_checkpoints.jsonl").resolve()
-SECRETS_ENCRYPTION_KEYS = SECRETS_ENCRYPTION_KEYS or [_local_fernet_key()]
+SECRETS_ENCRYPTION_KEYS = SECRETS_ENCRYPTION_KEYS or [_generated_once("secrets_key", _fernet_key)]
 
 EMBEDDED = not DATABASE_URL
 EMBEDDED_REDIS = not REDIS_URL

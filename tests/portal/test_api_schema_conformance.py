@@ -6,17 +6,13 @@ Bounded: a fixed seed, a few examples per operation, no shrinking; the stateful 
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
-from django.test import Client
 
 from aiplatform import services as core
 from aiplatform.roles import PlatformRole, TenantRole
 from portal import services
 from registry import services as registry_services
+from tests.portal.schemathesis_run import run_schemathesis
 
 EXAMPLES_PER_OPERATION = 5
 
@@ -35,19 +31,9 @@ def test_every_api_answer_matches_the_schema(server_url, make_user, tenant_a, tm
     services.grant_subscription(application=app, alias=alias, reason="fuzzing")
     services.create_api_key(actor=admin, application=app)
     _, token = services.create_personal_access_token(user=admin, name="schemathesis")
-    browser = Client()
-    browser.force_login(admin)
-    schema = tmp_path / "openapi.json"
-    schema.write_bytes(browser.get("/api/schema/", HTTP_ACCEPT="application/json").content)
-
-    result = subprocess.run(
-        [str(Path(sys.executable).parent / "st"), "run", str(schema), "--url", server_url,
-         "--checks", "not_a_server_error,response_schema_conformance", "--phases", "examples,fuzzing",
-         "--include-path-regex", r"^/api/", "--max-examples", str(EXAMPLES_PER_OPERATION), "--seed", "20261201",
-         "--no-shrink", "--generation-database", "none", "--workers", "1", "--request-timeout", "10",
-         "--header", f"Authorization: Bearer {token}", "--no-color", "--warnings", "off"],
-        capture_output=True, text=True, timeout=300, cwd=tmp_path,  # its reports stay out of the checkout
-    )
+    result = run_schemathesis(server_url, admin, token, tmp_path, paths=r"^/api/",
+                              checks="not_a_server_error,response_schema_conformance",
+                              examples=EXAMPLES_PER_OPERATION, seed=20261201)
 
     assert result.returncode == 0, result.stdout[-12000:] + result.stderr[-2000:]
     assert "No issues found" in result.stdout

@@ -6,16 +6,12 @@ coverage and stateful phases are left out.
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
-from django.test import Client
 
 from aiplatform import services as core
 from aiplatform.roles import PlatformRole, TenantRole
 from portal import services
+from tests.portal.schemathesis_run import run_schemathesis
 
 PORTAL_PATHS = r"^/api/(applications|subscriptions|keys|hosting-requests)/"
 EXAMPLES_PER_OPERATION = 10
@@ -31,19 +27,8 @@ def test_the_portal_api_answers_every_generated_request_without_a_5xx(server_url
     services.grant_subscription(application=app, alias=alias, reason="fuzzing")
     services.create_api_key(actor=fuzzer, application=app)
     _, token = services.create_personal_access_token(user=fuzzer, name="schemathesis")
-    browser = Client()
-    browser.force_login(fuzzer)
-    schema = tmp_path / "openapi.json"
-    schema.write_bytes(browser.get("/api/schema/", HTTP_ACCEPT="application/json").content)
-
-    result = subprocess.run(
-        [str(Path(sys.executable).parent / "st"), "run", str(schema), "--url", server_url,
-         "--checks", "not_a_server_error", "--phases", "examples,fuzzing",
-         "--include-path-regex", PORTAL_PATHS, "--max-examples", str(EXAMPLES_PER_OPERATION), "--seed", "20260105",
-         "--no-shrink", "--generation-database", "none", "--workers", "1", "--request-timeout", "10",
-         "--header", f"Authorization: Bearer {token}", "--no-color", "--warnings", "off"],
-        capture_output=True, text=True, timeout=300, cwd=tmp_path,  # its reports stay out of the checkout
-    )
+    result = run_schemathesis(server_url, fuzzer, token, tmp_path, paths=PORTAL_PATHS, checks="not_a_server_error",
+                              examples=EXAMPLES_PER_OPERATION, seed=20260105)
 
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
     assert "No issues found" in result.stdout

@@ -11,21 +11,10 @@ from django.db import connections
 from gateway.state import GatewayState
 from portal import services
 from tests.aiplatform.redis_outages import answer_within, hung_redis_url
-from tests.portal.conftest import (  # noqa: F401  (fixtures)
-    _admins_without_mfa,
-    alias,
-    api_key,
-    app,
-    approved,
-    developer,
-    make_alias,
-    model_owner,
-    pending,
-)
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_revocation_reaches_the_gateway_while_redis_hangs(settings, monkeypatch, api_key, developer):  # noqa: F811
+def test_a_revocation_reaches_the_gateway_while_redis_hangs(settings, monkeypatch, api_key, developer):
     monkeypatch.setitem(connections.settings["default"], "CONN_MAX_AGE", 0)  # the loader threads close theirs
     with hung_redis_url() as url:
         settings.REDIS_URL = url

@@ -10,18 +10,6 @@ from aiplatform.models import AuditEvent
 from portal.models import ApiKey
 from tests.aiplatform.redis_outages import down_redis_url
 from tests.conftest import PASSWORD
-from tests.portal.conftest import (  # noqa: F401  (fixtures)
-    _admins_without_mfa,
-    alias,
-    api_key,
-    app,
-    approved,
-    developer,
-    make_alias,
-    model_owner,
-    pending,
-    token_for,
-)
 
 
 def _cache_at(url: str) -> dict:
@@ -45,7 +33,7 @@ def test_a_failed_login_with_the_cache_down_is_a_form_error(client, make_user):
     assert response.status_code == 200
 
 
-def test_revoking_a_key_with_redis_down_answers_200(client, api_key, developer, token_for,  # noqa: F811
+def test_revoking_a_key_with_redis_down_answers_200(client, api_key, developer, token_for,
                                                       django_capture_on_commit_callbacks):
     if not settings.REDIS_URL:
         pytest.skip("Redis publishing is part of the full stack")
