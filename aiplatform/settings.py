@@ -97,6 +97,24 @@ GATEWAY_BODY_TIMEOUT_SECONDS = env.float("GATEWAY_BODY_TIMEOUT_SECONDS", 30.0)
 GATEWAY_CONFIG_POLL_SECONDS = env.float("GATEWAY_CONFIG_POLL_SECONDS", 0.5)
 # How often queued usage events and refusals are written out (seconds).
 GATEWAY_METER_FLUSH_SECONDS = env.float("GATEWAY_METER_FLUSH_SECONDS", 1.0)
+# Limits and metering (README "Plans and limits"). The plan an application follows when it names none.
+DEFAULT_PLAN = env.str("DEFAULT_PLAN", "standard")
+# A call in flight longer than this no longer holds a concurrency slot or a strict-budget reservation
+# (so a gateway process killed mid-call cannot hold them for ever).
+GATEWAY_MAX_CALL_SECONDS = env.int("GATEWAY_MAX_CALL_SECONDS", 900)
+# How many gateway processes share the limits when Redis is unreachable and a plan fails open: each
+# process then enforces 1/N of every rate and concurrency limit on its own.
+GATEWAY_PROCESSES = env.int("GATEWAY_PROCESSES", env.int("WEB_CONCURRENCY", 1))
+# The Redis stream the gateway appends usage events to (full stack), and how long an entry a consumer
+# took may sit unacknowledged before another worker claims it (a worker killed mid-batch).
+USAGE_STREAM = env.str("USAGE_STREAM", "sb:usage")
+USAGE_STREAM_CLAIM_IDLE_SECONDS = env.float("USAGE_STREAM_CLAIM_IDLE_SECONDS", 30.0)
+# The embedded mode's usage journal: append-only segments, written before each response ends.
+USAGE_JOURNAL_DIR = Path(env.str("USAGE_JOURNAL_DIR", "") or DATA_DIR / "usage-journal").resolve()
+# Raw ledger rows are pruned after this many days; the hourly and daily rollups are kept.
+USAGE_RETENTION_DAYS = env.int("USAGE_RETENTION_DAYS", 90)
+# Budget alert thresholds, percent of a budget (each sent once per period).
+BUDGET_ALERT_THRESHOLDS = tuple(env.list("BUDGET_ALERT_THRESHOLDS", [50, 80, 100], subcast=int))
 
 # --- logging -----------------------------------------------------------------
 # DEBUG, INFO, WARNING, ERROR.

@@ -39,3 +39,7 @@ register("hosting.request", tenant_role=TenantRole.DEVELOPER)
 register("hosting.cancel", tenant_role=TenantRole.DEVELOPER)
 register("hosting.decide", also=_may_decide)  # platform admins only (and never their own request)
 register("auto_approval.manage")  # platform admins only
+# Limits on a key or a subscription only narrow what the application's plan allows (every level applies),
+# so a team's developers may set them; the application's plan, team caps, model caps and plans are admins'.
+register("limits.narrow", tenant_role=TenantRole.DEVELOPER)
+register("limits.manage")  # platform admins only

@@ -186,3 +186,20 @@ def notifications_of(user) -> QuerySet[Notification]:
 
 def unread_notification_count(user) -> int:
     return Notification.objects.filter(user=user, read_at__isnull=True).count()
+
+
+def gateway_limit_table():
+    """The limits of every key the gateway knows, by level (``portal.limits.LimitTable``); five queries.
+
+    Reloaded with the key table: both move with config version "keys".
+    """
+    from portal.limits import limit_table
+
+    since = timezone.now() - REFUSED_KEYS_KEPT
+    keys = list(ApiKey.objects.filter(Q(revoked_at__isnull=True) | Q(revoked_at__gte=since))
+                .values_list("pk", "application_id"))
+    subscriptions = Subscription.objects.filter(
+        status=SubscriptionStatus.APPROVED, application_id__in={app for _, app in keys}
+    ).values_list("pk", "application_id", "alias__name")
+    return limit_table(key_ids=[k for k, _ in keys], application_ids={app for _, app in keys},
+                       subscriptions=list(subscriptions))

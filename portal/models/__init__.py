@@ -1,14 +1,33 @@
 """The portal's data: applications, subscriptions and their rules, API keys, personal access
-tokens, dedicated-hosting requests and in-app notifications."""
+tokens, dedicated-hosting requests, in-app notifications, plans and limits, and the usage
+ledger with its rollups."""
 
 from portal.models.applications import Application, DataClassification, Environment
 from portal.models.hosting import HostingRequest, HostingStatus, LatencyNeed
 from portal.models.keys import ApiKey, PersonalAccessToken
+from portal.models.limits import (
+    AlertWebhook,
+    BudgetAlert,
+    BudgetMode,
+    LimitLevel,
+    LimitSettings,
+    Plan,
+    RedisFailure,
+    UsageRollup,
+)
 from portal.models.notifications import Notification
 from portal.models.subscriptions import AutoApprovalRule, Subscription, SubscriptionStatus, SubscriptionTransition
 from portal.models.usage import UsageEvent
 
 __all__ = [
+    "AlertWebhook",
+    "BudgetAlert",
+    "BudgetMode",
+    "LimitLevel",
+    "LimitSettings",
+    "Plan",
+    "RedisFailure",
+    "UsageRollup",
     "ApiKey",
     "Application",
     "AutoApprovalRule",

@@ -34,6 +34,8 @@ class UsageEvent(TenantOwned):
     total_ms = models.FloatField()
     status = models.PositiveSmallIntegerField()
     error_class = models.CharField(max_length=64, blank=True)
+    # Limits in shadow mode that would have refused this call ("key:requests_per_minute,tenant:cost_per_day").
+    shadow_limits = models.CharField(max_length=300, blank=True)
 
     class Meta:
         ordering = ["-occurred_at"]

@@ -28,6 +28,7 @@ from portal.services.keys import (
     rotate_api_key,
     set_key_ip_allowlist,
 )
+from portal.services.limits import create_plan, set_limits, update_plan
 from portal.services.subscriptions import (
     approve_subscription,
     cancel_subscription,
@@ -42,6 +43,9 @@ from portal.services.subscriptions import (
 from portal.services.transitions import InvalidTransition
 
 __all__ = [
+    "create_plan",
+    "set_limits",
+    "update_plan",
     "InvalidTransition",
     "record_usage_events",
     "record_gateway_report",
