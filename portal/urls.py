@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from portal import views
+from portal import views, views_usage
 
 app_name = "portal"
 
@@ -29,4 +29,7 @@ urlpatterns = [
     path("tokens/", views.tokens, name="tokens"),
     path("tokens/<int:pk>/revoke", views.token_revoke, name="token_revoke"),
     path("notifications/", views.notifications, name="notifications"),
+    path("teams/<slug:slug>/usage/", views_usage.team_usage, name="team_usage"),
+    path("usage/", views_usage.platform_usage, name="platform_usage"),
+    path("usage/chargeback.csv", views_usage.chargeback_csv, name="chargeback_csv"),
 ]
