@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from portal import api
+from portal import api, api_usage
 
 router = SimpleRouter()
 router.register("applications", api.ApplicationViewSet, basename="api-application")
@@ -13,3 +14,11 @@ router.register("keys", api.ApiKeyViewSet, basename="api-key")
 router.register("hosting-requests", api.HostingRequestViewSet, basename="api-hosting-request")
 
 urlpatterns = router.urls
+# Usage: a team's consumption and limits; every team's spend and the chargeback (portal.api_usage).
+urlpatterns += [
+    path("teams/<slug:slug>/usage/", api_usage.TeamUsageView.as_view(), name="api-team-usage"),
+    path("teams/<slug:slug>/usage/limits/", api_usage.TeamLimitsView.as_view(), name="api-team-usage-limits"),
+    path("usage/tenants/", api_usage.TenantSpendView.as_view(), name="api-usage-tenants"),
+    path("usage/cost-centres/", api_usage.CostCentreSpendView.as_view(), name="api-usage-cost-centres"),
+    path("usage/chargeback/", api_usage.ChargebackView.as_view(), name="api-usage-chargeback"),
+]

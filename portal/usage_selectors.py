@@ -416,6 +416,32 @@ def team_usage(tenant: Tenant, *, viewer, now: datetime | None = None) -> TeamUs
     )
 
 
+@dataclass(frozen=True, slots=True)
+class TeamPeriodUsage:
+    """A team's consumption over any period: what the API answers."""
+
+    tenant: Tenant
+    period: Period
+    granularity: str
+    totals: Totals
+    by_alias: list[Ranked]
+    series: list[SeriesPoint]
+    top_applications: list[Ranked]
+    top_keys: list[Ranked]
+    errors: list[ErrorCount]
+
+
+def team_period_usage(tenant: Tenant, *, viewer, period: Period, granularity: str) -> TeamPeriodUsage:
+    """The team's consumption in ``period``: totals, per model, per hour or day, top callers and errors."""
+    scope = team_scope(tenant, viewer=viewer)
+    return TeamPeriodUsage(
+        tenant=tenant, period=period, granularity=granularity, totals=totals(scope, period),
+        by_alias=by_alias(scope, period), series=series(scope, period, granularity),
+        top_applications=top_applications(scope, period), top_keys=top_keys(scope, period),
+        errors=errors(scope, period),
+    )
+
+
 # --- the platform ---------------------------------------------------------------------------------
 
 @dataclass(frozen=True, slots=True)
