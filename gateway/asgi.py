@@ -25,6 +25,7 @@ from gateway.errors import (
     PayloadTooLargeError,
     UnsupportedMediaTypeError,
 )
+from gateway.limits.limiter import limiter
 from gateway.pipeline.call import StreamBody
 from gateway.pipeline.context import CallContext
 from gateway.state import state, warm_tokenizers_for
@@ -64,6 +65,7 @@ ROUTES = {
     "/v1/embeddings": ("POST", pipeline.embeddings, "embeddings", "openai"),
     "/v1/messages": ("POST", pipeline.messages, "messages", "anthropic"),
     "/v1/models": ("GET", pipeline.list_models, "models", "openai"),
+    "/v1/usage": ("GET", pipeline.usage, "usage", "openai"),
 }
 
 
@@ -203,12 +205,13 @@ async def _dispatch(scope, receive, headers, request_id, path, extra_headers) ->
         route, model_id = ROUTES["/v1/models"], path.removeprefix("/v1/models/")
     if route is None:
         raise NotFoundError(f"Unknown endpoint {method} {path}.", code="unknown_url")
-    allowed, handler, operation, _style = route
+    allowed, handler, operation, style = route
     if method != allowed:
         raise MethodNotAllowedError(f"{path} accepts {allowed}, not {method}.", headers={"allow": allowed})
     ctx = CallContext(request_id=request_id, client_request_id=well_formed_incoming_id(headers.get("x-request-id")),
                       client_ip=_client_ip(scope, headers), headers=headers,
-                      read_body=_body_reader(receive, headers), operation=operation, snapshot=await state.current(), response_headers=extra_headers)
+                      read_body=_body_reader(receive, headers), operation=operation, style=style,
+                      snapshot=await state.current(), response_headers=extra_headers)
     if model_id is not None:
         return await pipeline.retrieve_model(ctx, model_id)
     return await handler(ctx)
@@ -228,6 +231,7 @@ async def _start() -> None:
 
 async def _stop() -> None:
     await metering.flusher.stop()
+    await limiter.close()
     await state.stop()
     await http_clients.close_all()
 

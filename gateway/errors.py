@@ -95,6 +95,22 @@ class RateLimitError(GatewayError):
     code = "rate_limit_exceeded"
 
 
+class BudgetExceededError(GatewayError):
+    """A budget of the period is spent: retrying before the period resets cannot help."""
+
+    status = 429
+    type = "insufficient_quota"
+    code = "budget_exceeded"
+
+
+class LimiterUnavailableError(GatewayError):
+    """The shared limiter is unreachable and a limit that applies fails closed."""
+
+    status = 503
+    type = "api_error"
+    code = "limiter_unavailable"
+
+
 class UpstreamError(GatewayError):
     """The provider failed: 502 by default."""
 

@@ -1,18 +1,24 @@
-"""Usage events and refusals leave the request path here: queued in memory, published in batches.
+"""Usage events and refusals leave the request path here, durably and off the database.
 
-``record_usage`` and ``record_refusal`` only append to a list (no I/O). A flusher started by the
-ASGI lifespan publishes the batch every ``GATEWAY_METER_FLUSH_SECONDS`` as one Celery task
-(``portal.record_gateway_report``) and once more at shutdown; the worker writes the ledger, the
-keys' last use and the refusals' audit events, idempotently by request id. So the serving process
-spends no database time on metering (measured: the ORM writes were 17 % of its CPU at 1,400 req/s,
-and their GIL hold was the p99 tail at concurrency 1). Once published, a batch survives the
-gateway (it sits in the broker; the worker acknowledges late); a process killed with -9 loses at
-most one flush interval of events.
+A call's usage event is recorded once, by ``gateway.pipeline.finish``, before its response ends:
+- full stack: the limiter's settle script appends it to the Redis stream ``USAGE_STREAM`` in the
+  same round trip that charges the call (while Redis is unreachable, it goes to the journal and is
+  replayed into the stream when Redis answers again);
+- embedded mode: one ``write(2)`` to the usage journal (``portal.usage_journal``).
+A Celery consumer (``portal.usage_intake``) writes the ledger from there in batches, acknowledging
+only after the commit, so neither a SIGKILL of the gateway nor of the worker loses an event.
+
+Refusals before a call is attributed (bad key, not subscribed, ...) are audit events, queued in
+memory and published every ``GATEWAY_METER_FLUSH_SECONDS`` as one Celery task
+(``portal.record_gateway_report``). The same flusher seals the journal segment and nudges the
+ledger consumer, so the ledger is about a second behind the gateway.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -21,6 +27,8 @@ import orjson
 import structlog
 from asgiref.sync import sync_to_async
 from django.conf import settings
+
+from portal.usage_journal import Journal
 
 log = structlog.get_logger("switchboard.gateway.metering")
 
@@ -49,6 +57,7 @@ class UsageEvent:
     status: int
     error_class: str = ""
     client_request_id: str = ""  # the caller's X-Request-Id, searchable; never the ledger's key
+    shadow_limits: str = ""  # shadow-mode limits that would have refused this call
 
 
 @dataclass(slots=True)
@@ -66,13 +75,23 @@ class Refusal:
 
 
 MAX_QUEUED = 100_000  # events kept for retry while the database is unreachable
-_usage: list[UsageEvent] = []
 _refusals: list[Refusal] = []
 refusal_counts: dict[str, int] = {}
 
 
-def record_usage(event: UsageEvent) -> None:
-    _usage.append(event)
+journal = Journal()
+_recorded_since_nudge = 0
+
+
+def event_bytes(event: UsageEvent) -> bytes:
+    """One event as the ledger consumer reads it: JSON, times in ISO 8601, costs as decimal strings."""
+    return orjson.dumps(event, default=str)
+
+
+def note_recorded() -> None:
+    """Count an event recorded (stream or journal), so the next flush nudges the consumer."""
+    global _recorded_since_nudge
+    _recorded_since_nudge += 1
 
 
 def record_refusal(refusal: Refusal) -> None:
@@ -81,17 +100,21 @@ def record_refusal(refusal: Refusal) -> None:
     _refusals.append(refusal)
 
 
-def batch_payload(usage: list[UsageEvent], refusals: list[Refusal]) -> str:
-    """One batch as the worker's task receives it: JSON, times in ISO 8601, costs as decimal strings."""
-    # orjson writes dataclasses natively (about ten times faster than dataclasses.asdict), Decimal via str.
-    return orjson.dumps({"usage": usage, "refusals": refusals}, default=str).decode()
+def batch_payload(refusals: list[Refusal]) -> str:
+    """One batch of refusals as the worker's task receives it: JSON, times in ISO 8601."""
+    # orjson writes dataclasses natively (about ten times faster than dataclasses.asdict).
+    return orjson.dumps({"usage": [], "refusals": refusals}, default=str).decode()
 
 
-def _publish(usage: list[UsageEvent], refusals: list[Refusal]) -> None:
-    """Hand one batch to the broker (blocking I/O: runs in a thread); the worker writes it."""
-    from portal.tasks import record_gateway_report
+def _publish(refusals: list[Refusal], nudge: bool) -> None:
+    """Hand refusals to the broker and nudge the ledger consumer (blocking I/O: runs in a thread)."""
+    from portal.tasks import drain_usage, record_gateway_report
 
-    record_gateway_report.apply_async(args=[batch_payload(usage, refusals)])
+    if refusals:
+        record_gateway_report.apply_async(args=[batch_payload(refusals)])
+    if nudge:
+        # Expires: a nudge that waited longer than this is moot (the next one, or beat, drains anyway).
+        drain_usage.apply_async(expires=30)
 
 
 def _bounded(queue: list, kind: str) -> list:
@@ -101,24 +124,65 @@ def _bounded(queue: list, kind: str) -> list:
     return queue
 
 
-async def flush() -> None:
-    """Publish what is queued as one batch.
+async def _replay_journal() -> int:
+    """Full stack: move sealed journal segments (written while Redis was down) into the stream."""
+    from gateway.limits.limiter import limiter
+    from portal.usage_journal import read_events, segments_ready
 
-    A batch the broker did not take goes back to the front of the queues for the next flush; the
-    queues are bounded (``MAX_QUEUED``), and past that the oldest entries are dropped with an error
-    in the log.
+    moved = 0
+    for segment in segments_ready(journal.directory, include_orphans=True):
+        claimed = segment.with_name(segment.name + f".replay-{os.getpid()}")
+        try:
+            os.rename(segment, claimed)  # atomic: two processes never replay one segment
+        except FileNotFoundError:
+            continue
+        events = read_events(claimed)
+        try:
+            if events:
+                await limiter.shared.append_events(events)
+        except Exception:
+            os.rename(claimed, segment)
+            raise
+        claimed.unlink()
+        moved += len(events)
+    return moved
+
+
+async def flush() -> None:
+    """Seal the journal segment, replay it to the stream (full stack), publish refusals, nudge the consumer.
+
+    Refusals the broker did not take go back to the front of the queue for the next flush; the queue
+    is bounded (``MAX_QUEUED``), and past that the oldest entries are dropped with an error in the log.
     """
-    global _usage, _refusals
-    usage, refusals = _usage, _refusals
-    if not usage and not refusals:
+    global _refusals, _recorded_since_nudge
+    sealed = journal.seal()
+    if settings.REDIS_URL and (sealed is not None or _orphans_possible()):
+        try:
+            _recorded_since_nudge += await _replay_journal()
+        except Exception as exc:  # Redis still down: the segments wait on disk for the next flush
+            log.warning("journal_replay_failed", error=type(exc).__name__)
+    refusals, nudge = _refusals, _recorded_since_nudge > 0
+    if not refusals and not nudge:
         return
-    _usage, _refusals = [], []
+    _refusals, _recorded_since_nudge = [], 0
     try:
-        await sync_to_async(_publish, thread_sensitive=False)(usage, refusals)
+        await sync_to_async(_publish, thread_sensitive=False)(refusals, nudge)
     except Exception:
-        log.exception("meter_publish_failed", usage=len(usage), refusals=len(refusals))
-        _usage = _bounded(usage + _usage, "usage")
+        log.exception("meter_publish_failed", refusals=len(refusals))
         _refusals = _bounded(refusals + _refusals, "refusals")
+
+
+_last_orphan_scan = 0.0
+
+
+def _orphans_possible() -> bool:
+    """Look for segments left by other (dead) processes now and then, not every flush."""
+    global _last_orphan_scan
+    now = time.monotonic()
+    if now - _last_orphan_scan < 10:
+        return False
+    _last_orphan_scan = now
+    return True
 
 
 class Flusher:

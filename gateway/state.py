@@ -23,6 +23,7 @@ from django.conf import settings
 from django.db import close_old_connections
 
 from gateway.providers.base import UpstreamTarget
+from portal.limits import EMPTY_TABLE, LimitTable
 
 log = structlog.get_logger("switchboard.gateway")
 
@@ -40,6 +41,9 @@ class Snapshot:
     # Endpoints left out of ``targets`` (so routing skips them), with the reason: e.g. a secret that
     # cannot be resolved, which would otherwise be called without credentials.
     unhealthy: Mapping[int, str] = field(default_factory=dict)
+    limits: LimitTable = EMPTY_TABLE  # every level's limits, looked up per call (dict reads only)
+    # Embedded mode: the ledger's spend this day and month per budgeted level, to seed the in-process limiter.
+    ledger_spend: Mapping[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
     versions: Mapping[str, int] = field(default_factory=dict)
     loaded_at: float = 0.0
 
@@ -106,7 +110,8 @@ def _read_versions_from_db() -> dict[str, int]:
 
 def _load(previous: Snapshot, versions: dict[str, int]) -> Snapshot:
     """Reload what changed since ``previous`` (blocking: runs in a thread)."""
-    from portal.selectors import gateway_key_table
+    from portal.limits import period_spend
+    from portal.selectors import gateway_key_table, gateway_limit_table
     from registry.selectors import routing_table
 
     try:
@@ -122,11 +127,13 @@ def _load(previous: Snapshot, versions: dict[str, int]) -> Snapshot:
                 else:
                     resolved[route.endpoint_id] = target
             targets, unhealthy = MappingProxyType(resolved), MappingProxyType(failed)
-        keys = previous.keys
+        keys, limits, spend = previous.keys, previous.limits, previous.ledger_spend
         if versions.get("keys") != previous.versions.get("keys") or not previous.loaded_at:
             keys = MappingProxyType(dict(gateway_key_table()))
-        return Snapshot(routing=routing, keys=keys, targets=targets, unhealthy=unhealthy, versions=dict(versions),
-                        loaded_at=time.time())
+            limits = gateway_limit_table()
+            spend = MappingProxyType(period_spend(limits)) if not settings.REDIS_URL else MappingProxyType({})
+        return Snapshot(routing=routing, keys=keys, targets=targets, unhealthy=unhealthy, limits=limits,
+                        ledger_spend=spend, versions=dict(versions), loaded_at=time.time())
     finally:
         close_old_connections()
 
@@ -191,6 +198,10 @@ class GatewayState:
             versions = await self._versions()
             if force or versions != dict(self.snapshot.versions) or not self.snapshot.loaded_at:
                 self.snapshot = await sync_to_async(_load, thread_sensitive=False)(self.snapshot, versions)
+                if self.snapshot.ledger_spend:
+                    from gateway.limits.limiter import limiter
+
+                    limiter.local.seed_spend(self.snapshot.ledger_spend)
                 log.info("gateway_config_loaded", versions=versions, aliases=len(self.snapshot.routing),
                          keys=len(self.snapshot.keys))
 

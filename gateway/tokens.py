@@ -51,7 +51,7 @@ _CL100K_PREFIXES = (
 # OpenAI's published chat overhead: every message costs a few tokens beyond its text.
 _TOKENS_PER_MESSAGE = 3
 _TOKENS_PER_REPLY = 3
-_TOKENS_PER_IMAGE = 765  # a 1024x1024 image at "auto" detail; "low" detail is 85
+TOKENS_PER_IMAGE = 765  # a 1024x1024 image at "auto" detail; "low" detail is 85
 
 _lock = threading.Lock()
 _seeded_dir: str | None = None
@@ -195,7 +195,7 @@ def count_prompt(req: ChatRequest, model: str) -> tuple[int, UsageSource]:
     """Prompt tokens of a chat request, with OpenAI's per-message overhead and a flat cost per image."""
     text, messages, images = prompt_text(req)
     tokens, source = count_text(text, model)
-    return tokens + messages * _TOKENS_PER_MESSAGE + _TOKENS_PER_REPLY + images * _TOKENS_PER_IMAGE, source
+    return tokens + messages * _TOKENS_PER_MESSAGE + _TOKENS_PER_REPLY + images * TOKENS_PER_IMAGE, source
 
 
 def count_usage(req: ChatRequest, completion_text: str, model: str) -> Usage:

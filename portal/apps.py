@@ -13,5 +13,8 @@ class PortalConfig(AppConfig):
     def seed_demo(self, *, admin, tenant, stdout) -> None:
         """A demo application of the demo team, subscribed to the demo models (idempotent; no key is made)."""
         from portal.demo import seed_demo_application
+        from portal.services.limits import seed_plans
+
+        seed_plans()
 
         seed_demo_application(admin=admin, tenant=tenant, stdout=stdout)

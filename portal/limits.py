@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 from types import MappingProxyType
 
@@ -152,3 +153,46 @@ def limit_table(*, key_ids: Iterable[int], application_ids: Iterable[int],
     return LimitTable(keys=MappingProxyType(keys), subscriptions=MappingProxyType(subs),
                       applications=MappingProxyType(applications), tenants=MappingProxyType(tenants),
                       aliases=MappingProxyType(aliases))
+
+
+def period_spend(table: LimitTable, *, now: datetime | None = None) -> dict[tuple[str, str], tuple[int, int]]:
+    """What the ledger holds for this UTC day and month, per level that has a budget:
+    ``(counter, "YYYYMMDD" or "YYYYMM") → (tokens, cost in nano-dollars)``.
+
+    Seeds the in-process limiter when the gateway starts (so a restart remembers the day's spend) and
+    rebuilds the Redis counters after a Redis loss (``manage.py rebuild_limit_counters``). Four grouped
+    queries per period, whatever the number of callers.
+    """
+    from django.db.models import Sum
+
+    from portal.models import UsageEvent
+
+    now = now or datetime.now(UTC)
+    month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    levels = {
+        "key": ("key_id", {r.owner_id for r in table.keys.values() if r.has_budget}),
+        "application": ("application_id", {r.owner_id for r in table.applications.values() if r.has_budget}),
+        "tenant": ("tenant_id", {r.owner_id for r in table.tenants.values() if r.has_budget}),
+    }
+    spend: dict[tuple[str, str], tuple[int, int]] = {}
+    for start, period in ((day_start, now.strftime("%Y%m%d")), (month_start, now.strftime("%Y%m"))):
+        events = UsageEvent.objects.filter(occurred_at__gte=start)
+        for level, (column, owners) in levels.items():
+            if not owners:
+                continue
+            rows = (events.filter(**{f"{column}__in": owners}).values(column)
+                    .annotate(tokens=Sum("total_tokens"), cost=Sum("cost")))
+            for row in rows:
+                spend[(f"{level}:{row[column]}", period)] = (int(row["tokens"] or 0), int((row["cost"] or 0) * NANO))
+        subscriptions = {(app, alias): r.owner_id for (app, alias), r in table.subscriptions.items() if r.has_budget}
+        if subscriptions:
+            rows = (events.filter(application_id__in={app for app, _ in subscriptions},
+                                  alias__in={alias for _, alias in subscriptions})
+                    .values("application_id", "alias").annotate(tokens=Sum("total_tokens"), cost=Sum("cost")))
+            for row in rows:
+                owner = subscriptions.get((row["application_id"], row["alias"]))
+                if owner is not None:
+                    spend[(f"subscription:{owner}", period)] = (int(row["tokens"] or 0),
+                                                                int((row["cost"] or 0) * NANO))
+    return spend

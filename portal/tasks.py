@@ -18,3 +18,11 @@ def record_gateway_report(payload: str) -> None:
     """
     batch = orjson.loads(payload)
     services.record_gateway_report(usage=batch.get("usage") or [], refusals=batch.get("refusals") or [])
+
+
+@shared_task(name="portal.drain_usage")
+def drain_usage() -> int:
+    """Write the gateway's recorded usage events to the ledger (nudged by the gateway, and on a schedule)."""
+    from portal.usage_intake import drain
+
+    return drain()

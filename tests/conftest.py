@@ -16,6 +16,36 @@ PASSWORD = "correct-horse-battery-9"
 _counter = itertools.count(1)
 
 
+def _flush_retrying_deadlocks(original):
+    """Django's flush after a transactional test, tried again when PostgreSQL broke a deadlock by aborting it.
+
+    The real server's worker may still be writing the ledger or the keys' last use when a test ends; its
+    row locks and the flush's TRUNCATE of every table can wait on each other, and PostgreSQL then aborts
+    one of them. Aborting the worker's transaction is harmless (it retries); aborting the flush would leave
+    the next test a dirty database, so the flush tries again.
+    """
+    import time
+
+    from django.db import OperationalError
+
+    def flush(self, sql_list):
+        for attempt in range(5):
+            try:
+                return original(self, sql_list)
+            except OperationalError as exc:
+                if "deadlock detected" not in str(exc) or attempt == 4:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
+
+    return flush
+
+
+def pytest_configure(config):
+    from django.db.backends.base.operations import BaseDatabaseOperations
+
+    BaseDatabaseOperations.execute_sql_flush = _flush_retrying_deadlocks(BaseDatabaseOperations.execute_sql_flush)
+
+
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     """Each test starts with an empty cache (Redis in the full run), so throttles do not leak."""

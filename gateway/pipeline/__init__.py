@@ -2,23 +2,29 @@
 
     1 authenticate  → the key is one the portal issued, alive, from an allowed address — from the
                       headers alone, before the body is read (bounded in size and time)
-    2 limits        → (rate limits and budgets: a later issue adds the step here)
+      parse         → the body into the normal form; the alias resolved: exists, subscribed, callable
+    2 limits        → the call fits every level's rate limits and budgets (one limiter round trip)
     3 guard input   → (PII, secrets, prompt-injection guardrails: a later issue adds the step here)
-    4 route         → the alias exists, this key may call it, its lifecycle allows it; pick the endpoint
+    4 route         → pick the endpoint
     5 call          → the provider adapter, streamed or not
     6 guard output  → (a later issue adds the step here)
-    7 meter         → one usage event, queued off the request path (inside ``call``)
+    7 finish        → one usage event, and the limits settled, exactly once whatever happened
     8 respond       → the answer in the caller's wire format
 
 Each step takes the ``CallContext`` and either fills in its part or raises a ``GatewayError``,
-which the HTTP layer (``gateway.asgi``) renders in the caller's error shape.
+which the HTTP layer (``gateway.asgi``) renders in the caller's error shape. From step 2 on, the
+call is attributed to a key and an alias, and every way out of ``_governed`` passes ``finish``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from gateway.pipeline import call
 from gateway.pipeline.authenticate import authenticate
-from gateway.pipeline.context import CallContext
+from gateway.pipeline.context import CLIENT_CLOSED, CallContext
+from gateway.pipeline.finish import finish, status_of
+from gateway.pipeline.limits import admit
 from gateway.pipeline.route import check_request_fits, choose_route, resolve_alias
 from gateway.wire import anthropic as anthropic_wire
 from gateway.wire import openai as openai_wire
@@ -26,39 +32,66 @@ from gateway.wire import openai as openai_wire
 Result = bytes | call.StreamBody
 
 
+async def _governed(ctx: CallContext, answer: Callable[[CallContext], Awaitable[Result]]) -> Result:
+    """Steps 2 to 8 of an attributed call; each way out (answer, refusal, error, cancellation) meets ``finish``.
+
+    A stream's body runs after this returns, so it calls ``finish`` itself when it ends.
+    """
+    try:
+        await admit(ctx, ctx.request)  # 2
+        choose_route(ctx)  # 4
+        result = await answer(ctx)  # 5, 6, 8
+    except BaseException as error:
+        ctx.ended(status=status_of(error) if isinstance(error, Exception) else CLIENT_CLOSED, error=error)
+        await finish(ctx)
+        raise
+    if not isinstance(result, call.StreamBody):
+        await finish(ctx)  # before the answer is sent, so a killed process cannot lose the event
+    return result
+
+
+async def _chat_openai(ctx: CallContext) -> Result:
+    if ctx.request.stream:
+        return await call.chat_stream(ctx, ctx.request, style="openai")
+    return openai_wire.render_chat_response(await call.chat(ctx, ctx.request))
+
+
+async def _chat_anthropic(ctx: CallContext) -> Result:
+    if ctx.request.stream:
+        return await call.chat_stream(ctx, ctx.request, style="anthropic")
+    return anthropic_wire.render_message(await call.chat(ctx, ctx.request))
+
+
+async def _embed(ctx: CallContext) -> Result:
+    response = await call.embed(ctx, ctx.request)
+    return openai_wire.render_embeddings(response, ctx.request.encoding_format or "float")
+
+
 async def chat_completions(ctx: CallContext) -> Result:
     """``POST /v1/chat/completions``"""
     authenticate(ctx)
-    request = openai_wire.parse_chat_request(await ctx.read_body())
-    resolve_alias(ctx, request.model, kind="chat")
-    check_request_fits(ctx, request)
-    choose_route(ctx)
-    if request.stream:
-        return await call.chat_stream(ctx, request, style="openai")
-    return openai_wire.render_chat_response(await call.chat(ctx, request))
+    ctx.request = openai_wire.parse_chat_request(await ctx.read_body())
+    resolve_alias(ctx, ctx.request.model, kind="chat")
+    check_request_fits(ctx, ctx.request)
+    return await _governed(ctx, _chat_openai)
 
 
 async def messages(ctx: CallContext) -> Result:
     """``POST /v1/messages`` — Anthropic's Messages API, on any alias whatever the provider behind it."""
     authenticate(ctx)
-    request = anthropic_wire.parse_messages_request(await ctx.read_body())
-    resolve_alias(ctx, request.model, kind="chat")
-    check_request_fits(ctx, request)
-    choose_route(ctx)
-    if request.stream:
-        return await call.chat_stream(ctx, request, style="anthropic")
-    return anthropic_wire.render_message(await call.chat(ctx, request))
+    ctx.request = anthropic_wire.parse_messages_request(await ctx.read_body())
+    resolve_alias(ctx, ctx.request.model, kind="chat")
+    check_request_fits(ctx, ctx.request)
+    return await _governed(ctx, _chat_anthropic)
 
 
 async def embeddings(ctx: CallContext) -> Result:
     """``POST /v1/embeddings``"""
     authenticate(ctx)
-    request = openai_wire.parse_embedding_request(await ctx.read_body())
-    resolve_alias(ctx, request.model, kind="embeddings")
-    check_request_fits(ctx, request)
-    choose_route(ctx)
-    response = await call.embed(ctx, request)
-    return openai_wire.render_embeddings(response, request.encoding_format or "float")
+    ctx.request = openai_wire.parse_embedding_request(await ctx.read_body())
+    resolve_alias(ctx, ctx.request.model, kind="embeddings")
+    check_request_fits(ctx, ctx.request)
+    return await _governed(ctx, _embed)
 
 
 async def list_models(ctx: CallContext) -> Result:
@@ -75,3 +108,11 @@ async def retrieve_model(ctx: CallContext, model: str) -> Result:
     from gateway.models_list import render_model
 
     return render_model(ctx, model)
+
+
+async def usage(ctx: CallContext) -> Result:
+    """``GET /v1/usage`` — the calling key's limits, what is left, and what it used this period."""
+    authenticate(ctx)
+    from gateway.usage_report import render_usage
+
+    return await render_usage(ctx)

@@ -4,6 +4,10 @@ For a stream, the first chunk is pulled before the response starts, so an upstre
 that happens before any output still becomes a proper status code. After that an error is
 reported inside the stream, the way each wire format does it. When the caller goes away the
 stream is closed, which closes the upstream request.
+
+Each function records how the call ended on the context (``ctx.ended``); a stream ends itself in
+``finish`` (before its last bytes are sent, or when it is cut short), every other call ends in
+``finish`` when the pipeline returns or raises.
 """
 
 from __future__ import annotations
@@ -15,14 +19,12 @@ from dataclasses import dataclass
 from gateway import tokens
 from gateway.errors import GatewayError
 from gateway.normal import ChatChunk, ChatRequest, ChatResponse, EmbeddingRequest, EmbeddingResponse
-from gateway.pipeline.context import CallContext
-from gateway.pipeline.meter import meter, status_of
+from gateway.pipeline.context import CLIENT_CLOSED, CallContext
+from gateway.pipeline.finish import finish, status_of
 from gateway.providers import adapter_for
 from gateway.usage import StreamUsage, ensure_usage
 from gateway.wire import anthropic as anthropic_wire
 from gateway.wire import openai as openai_wire
-
-CLIENT_CLOSED = 499  # recorded in usage when the caller disconnects mid-stream (nginx's convention)
 
 
 @dataclass(slots=True)
@@ -33,30 +35,22 @@ class StreamBody:
 
 
 async def chat(ctx: CallContext, request: ChatRequest) -> ChatResponse:
-    """One non-streamed completion, with usage filled in and metered."""
-    try:
-        response = await adapter_for(ctx.target.provider_kind).chat(request, ctx.target)
-    except GatewayError as error:
-        meter(ctx, usage=None, status=error.status, error=error)
-        raise
+    """One non-streamed completion, with usage filled in."""
+    response = await adapter_for(ctx.target.provider_kind).chat(request, ctx.target)
     ctx.first_byte_at = time.perf_counter()
     ensure_usage(response, request, ctx.target.upstream_model)
     response.model = ctx.routing.name
-    meter(ctx, usage=response.usage, status=200)
+    ctx.ended(status=200, usage=response.usage)
     return response
 
 
 async def embed(ctx: CallContext, request: EmbeddingRequest) -> EmbeddingResponse:
-    try:
-        response = await adapter_for(ctx.target.provider_kind).embed(request, ctx.target)
-    except GatewayError as error:
-        meter(ctx, usage=None, status=error.status, error=error)
-        raise
+    response = await adapter_for(ctx.target.provider_kind).embed(request, ctx.target)
     ctx.first_byte_at = time.perf_counter()
     if response.usage is None:
         response.usage = tokens.count_inputs(request.input, ctx.target.upstream_model)
     response.model = ctx.routing.name
-    meter(ctx, usage=response.usage, status=200)
+    ctx.ended(status=200, usage=response.usage)
     return response
 
 
@@ -95,6 +89,7 @@ class _Format:
 
 async def chat_stream(ctx: CallContext, request: ChatRequest, *, style: str) -> StreamBody:
     """Start the upstream stream and return the body to send; raises before any output on early failure."""
+    ctx.streamed = True
     stream = adapter_for(ctx.target.provider_kind).chat_stream(request, ctx.target)
     fmt = _Format(ctx, request, style)
     usage = StreamUsage()
@@ -102,14 +97,16 @@ async def chat_stream(ctx: CallContext, request: ChatRequest, *, style: str) -> 
         first = await anext(stream)
     except StopAsyncIteration:
         first = None
-    except GatewayError as error:
+    except GatewayError:
         await stream.aclose()
-        meter(ctx, usage=None, status=error.status, streamed=True, error=error)
         raise
     ctx.first_byte_at = time.perf_counter()
 
+    async def end(status: int, error: BaseException | None = None) -> None:
+        ctx.ended(status=status, usage=usage.final(request, ctx.target.upstream_model), error=error)
+        await finish(ctx)
+
     async def body() -> AsyncIterator[bytes]:
-        status, failure = 200, None
         try:
             opening = fmt.opening()
             if first is not None:
@@ -122,16 +119,17 @@ async def chat_stream(ctx: CallContext, request: ChatRequest, *, style: str) -> 
                 piece = fmt.chunk(chunk)
                 if piece:
                     yield piece
+            await stream.aclose()
+            await end(200)  # recorded before the caller sees the end of the answer
             yield fmt.closing()
         except GatewayError as error:
-            status, failure = error.status, error
+            await stream.aclose()
+            await end(error.status, error)
             yield fmt.error(error)
         except BaseException as error:  # the caller went away (cancelled) or the server is stopping
-            status, failure = CLIENT_CLOSED if not isinstance(error, Exception) else status_of(error), error
-            raise
-        finally:
             await stream.aclose()
-            meter(ctx, usage=usage.final(request, ctx.target.upstream_model), status=status, streamed=True,
-                  error=failure)
+            if not ctx.finished:
+                await end(CLIENT_CLOSED if not isinstance(error, Exception) else status_of(error), error)
+            raise
 
     return StreamBody(body())

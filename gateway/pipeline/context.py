@@ -1,19 +1,26 @@
-"""What one request carries through the pipeline."""
+"""What one request carries through the pipeline, typed, and how it ended."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
 
+from gateway.limits import Admission
+from gateway.normal import ChatRequest, EmbeddingRequest, Usage
 from gateway.providers.base import UpstreamTarget
 from gateway.state import Snapshot
+from portal.limits import LimitRule
+from portal.selectors import KeyGrant
+from registry.selectors import AliasRouting, RouteTarget
+
+CLIENT_CLOSED = 499  # recorded when the caller disconnects before the answer ends (nginx's convention)
 
 
 @dataclass(slots=True)
 class CallContext:
-    """Filled in step by step: the request as received, then who is calling, then where it goes."""
+    """Filled in step by step: the request as received, who is calling, what they may use, where it goes,
+    and finally how it ended (``status``, ``usage``, ``error``), which ``pipeline.finish`` records once."""
 
     request_id: str
     client_ip: str | None
@@ -24,13 +31,26 @@ class CallContext:
     # so an unauthenticated caller never makes the gateway hold a body in memory.
     read_body: Callable[[], Awaitable[bytes]] = field(default=None)  # type: ignore[assignment]
     client_request_id: str = ""  # the caller's X-Request-Id (searchable in the ledger)
+    style: str = "openai"  # the caller's wire format: openai | anthropic (errors, rate-limit headers)
     started: float = field(default_factory=time.perf_counter)
-    grant: Any = None  # portal KeyGrant, after authenticate
-    routing: Any = None  # registry AliasRouting, after route
-    route: Any = None  # registry RouteTarget chosen
+    grant: KeyGrant | None = None  # 1 authenticate
+    request: ChatRequest | EmbeddingRequest | None = None  # parsed
+    routing: AliasRouting | None = None  # the alias, resolved
+    rules: tuple[LimitRule, ...] = ()  # 2 limits: every level this call must fit
+    admission: Admission | None = None
+    route: RouteTarget | None = None  # 4 route: the endpoint chosen
     target: UpstreamTarget | None = None
     response_headers: dict[str, str] = field(default_factory=dict)
     first_byte_at: float | None = None
+    # How it ended, set by whichever step ended it.
+    status: int = 0
+    usage: Usage | None = None
+    error: BaseException | None = None
+    streamed: bool = False
+    finished: bool = False
 
     def elapsed_ms(self, since: float | None = None) -> float:
         return round(((since or time.perf_counter()) - self.started) * 1000, 3)
+
+    def ended(self, *, status: int, usage: Usage | None = None, error: BaseException | None = None) -> None:
+        self.status, self.usage, self.error = status, usage, error

@@ -111,3 +111,18 @@ def update_plan(*, actor: User | None, plan: Plan, values: dict[str, Any]) -> Pl
                      changes=_jsonable({**values, "before": _jsonable(before)}))
         config_version.bump("keys")
     return plan
+
+
+def seed_plans() -> list[Plan]:
+    """Create the seeded plans that are missing (free, standard, premium), as migration 0005 does.
+
+    The demo seed calls it, so a database emptied by hand (or a test's flush) still has a default plan.
+    """
+    from importlib import import_module
+
+    seeded = import_module("portal.migrations.0005_seed_plans").PLANS
+    created = []
+    for values in seeded:
+        if not Plan.objects.filter(name=values["name"]).exists():
+            created.append(create_plan(actor=None, **values))
+    return created

@@ -48,9 +48,12 @@ def test_each_refusal_is_audited_with_the_prefix_only(api_key, tenant_a):
 def test_a_gateway_batch_delivered_twice_is_written_once(api_key, tenant_a):
     from decimal import Decimal
 
-    from gateway.metering import Refusal, UsageEvent, batch_payload
+    import orjson
+
+    from gateway.metering import Refusal, UsageEvent, batch_payload, event_bytes
     from portal.models import UsageEvent as LedgerRow
     from portal.tasks import record_gateway_report
+    from portal.usage_intake import write_events
 
     when = datetime(2030, 3, 4, 5, 6, 7, 891011, tzinfo=UTC)
     call = UsageEvent(
@@ -61,10 +64,12 @@ def test_a_gateway_batch_delivered_twice_is_written_once(api_key, tenant_a):
     )
     refusal = Refusal(reason="key_revoked", request_id="req-batch-2", ip="10.0.0.9", key_id=api_key.pk,
                       tenant_id=tenant_a.pk, occurred_at=when)
-    payload = batch_payload([call], [refusal])
+    payload = batch_payload([refusal])
 
-    record_gateway_report(payload)
-    record_gateway_report(payload)  # re-delivered: the worker died before acknowledging
+    # Re-delivered: the worker died before acknowledging (a stream entry, a journal segment, a task).
+    for _ in range(2):
+        write_events([orjson.loads(event_bytes(call))])
+        record_gateway_report(payload)
 
     row = LedgerRow.objects.get()
     assert (row.request_id, row.occurred_at, row.cost, row.total_tokens) == ("req-batch-1", when,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
@@ -30,9 +31,20 @@ class Command(BaseCommand):
         parser.add_argument("--expires-in-days", type=int, default=None, help="The key expires after N days.")
         parser.add_argument("--name", default="", help="A label for the key.")
         parser.add_argument("--json", action="store_true", dest="as_json", help='Print only {"key": "...", "key_id": "..."}.')
+        limits = parser.add_argument_group("limits of the key (every level applies: the application's plan too)")
+        limits.add_argument("--plan", default=None, help="The plan the key follows (e.g. free, standard, premium).")
+        limits.add_argument("--rpm", type=int, default=None, help="Requests per minute.")
+        limits.add_argument("--tpm", type=int, default=None, help="Tokens per minute (prompt + completion).")
+        limits.add_argument("--max-concurrency", type=int, default=None, help="Requests in flight at once.")
+        limits.add_argument("--burst", type=int, default=None, help="Token-bucket burst, in requests.")
+        limits.add_argument("--budget-usd", default=None, help="A spend budget in US dollars, e.g. 5 or 0.05.")
+        limits.add_argument("--budget-period", choices=["day", "month"], default=None)
+        limits.add_argument("--budget-mode", choices=["soft", "strict"], default=None,
+                            help="soft (default): the call that crosses the budget completes; strict: never exceeded.")
 
     def handle(self, *args, tenant: str, app: str, models: str, expires_in_days: int | None, name: str,
                as_json: bool, **options):
+        limits = _limit_values(options)
         names = [m.strip() for m in models.split(",") if m.strip()]
         if not names:
             raise CommandError("Name at least one model alias with --models.")
@@ -55,6 +67,8 @@ class Command(BaseCommand):
                     services.grant_subscription(application=application, alias=aliases[alias_name], reason=REASON)
                 key, secret = services.create_api_key(actor=None, application=application, name=name,
                                                       expires_at=expires_at)
+                if limits:
+                    services.set_limits(actor=None, owner=key, values=limits)
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from None
         if as_json:
@@ -65,3 +79,32 @@ class Command(BaseCommand):
         self.stdout.write("The key is shown this once; store it now:")
         self.stdout.write(secret)
 
+
+
+def _limit_values(options: dict) -> dict:
+    """The key's limits from the command line, checked before anything is created."""
+    values: dict = {}
+    for option, field in (("rpm", "requests_per_minute"), ("tpm", "tokens_per_minute"),
+                          ("max_concurrency", "max_concurrency"), ("burst", "burst")):
+        if options.get(option) is not None:
+            if options[option] <= 0:
+                raise CommandError(f"--{option.replace('_', '-')} must be a positive number.")
+            values[field] = options[option]
+    if options.get("plan") is not None:
+        values["plan"] = options["plan"]
+    budget, period, mode = options.get("budget_usd"), options.get("budget_period"), options.get("budget_mode")
+    if (budget is None) != (period is None):
+        raise CommandError("--budget-usd and --budget-period go together, e.g. --budget-usd 5 --budget-period day.")
+    if mode is not None and budget is None:
+        raise CommandError("--budget-mode needs --budget-usd and --budget-period.")
+    if budget is not None:
+        try:
+            amount = Decimal(budget)
+        except InvalidOperation:
+            raise CommandError(f"--budget-usd must be an amount in dollars, not {budget!r}.") from None
+        if not amount.is_finite() or amount < 0:
+            raise CommandError("--budget-usd must be zero or more.")
+        values[f"cost_per_{period}"] = amount
+        if mode is not None:
+            values["budget_mode"] = mode
+    return values
