@@ -97,7 +97,10 @@ GATEWAY_BODY_TIMEOUT_SECONDS = env.float("GATEWAY_BODY_TIMEOUT_SECONDS", 30.0)
 GATEWAY_CONFIG_POLL_SECONDS = env.float("GATEWAY_CONFIG_POLL_SECONDS", 0.5)
 # How often queued usage events and refusals are written out (seconds).
 GATEWAY_METER_FLUSH_SECONDS = env.float("GATEWAY_METER_FLUSH_SECONDS", 1.0)
-# Limits and metering (README "Plans and limits"). The plan an application follows when it names none.
+# Limits and metering (README "Plans and limits"). Off only to measure what governance costs (make bench):
+# no limits are enforced and usage events wait in memory for the next flush (lost if the process dies).
+GATEWAY_GOVERNANCE = env.bool("GATEWAY_GOVERNANCE", True)
+# The plan an application follows when it names none.
 DEFAULT_PLAN = env.str("DEFAULT_PLAN", "standard")
 # A call in flight longer than this no longer holds a concurrency slot or a strict-budget reservation
 # (so a gateway process killed mid-call cannot hold them for ever).

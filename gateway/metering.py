@@ -83,6 +83,15 @@ journal = Journal()
 _recorded_since_nudge = 0
 
 
+_queued_usage: list[UsageEvent] = []
+
+
+def queue_usage(event: UsageEvent) -> None:
+    """Governance off (``GATEWAY_GOVERNANCE=false``, the bench's baseline): keep the event in memory until the
+    next flush publishes it with the refusals. Lost if the process dies; never the default."""
+    _queued_usage.append(event)
+
+
 def event_bytes(event: UsageEvent) -> bytes:
     """One event as the ledger consumer reads it: JSON, times in ISO 8601, costs as decimal strings."""
     return orjson.dumps(event, default=str)
@@ -100,18 +109,18 @@ def record_refusal(refusal: Refusal) -> None:
     _refusals.append(refusal)
 
 
-def batch_payload(refusals: list[Refusal]) -> str:
-    """One batch of refusals as the worker's task receives it: JSON, times in ISO 8601."""
+def batch_payload(refusals: list[Refusal], usage: list[UsageEvent] = ()) -> str:
+    """One batch as the worker's task receives it: JSON, times in ISO 8601, costs as decimal strings."""
     # orjson writes dataclasses natively (about ten times faster than dataclasses.asdict).
-    return orjson.dumps({"usage": [], "refusals": refusals}, default=str).decode()
+    return orjson.dumps({"usage": list(usage), "refusals": refusals}, default=str).decode()
 
 
-def _publish(refusals: list[Refusal], nudge: bool) -> None:
+def _publish(refusals: list[Refusal], nudge: bool, usage: list[UsageEvent] = ()) -> None:
     """Hand refusals to the broker and nudge the ledger consumer (blocking I/O: runs in a thread)."""
     from portal.tasks import drain_usage, record_gateway_report
 
-    if refusals:
-        record_gateway_report.apply_async(args=[batch_payload(refusals)])
+    if refusals or usage:
+        record_gateway_report.apply_async(args=[batch_payload(refusals, usage)])
     if nudge:
         # Expires: a nudge that waited longer than this is moot (the next one, or beat, drains anyway).
         drain_usage.apply_async(expires=30)
@@ -154,22 +163,23 @@ async def flush() -> None:
     Refusals the broker did not take go back to the front of the queue for the next flush; the queue
     is bounded (``MAX_QUEUED``), and past that the oldest entries are dropped with an error in the log.
     """
-    global _refusals, _recorded_since_nudge
+    global _refusals, _recorded_since_nudge, _queued_usage
     sealed = journal.seal()
     if settings.REDIS_URL and (sealed is not None or _orphans_possible()):
         try:
             _recorded_since_nudge += await _replay_journal()
         except Exception as exc:  # Redis still down: the segments wait on disk for the next flush
             log.warning("journal_replay_failed", error=type(exc).__name__)
-    refusals, nudge = _refusals, _recorded_since_nudge > 0
-    if not refusals and not nudge:
+    refusals, nudge, usage = _refusals, _recorded_since_nudge > 0, _queued_usage
+    if not refusals and not nudge and not usage:
         return
-    _refusals, _recorded_since_nudge = [], 0
+    _refusals, _recorded_since_nudge, _queued_usage = [], 0, []
     try:
-        await sync_to_async(_publish, thread_sensitive=False)(refusals, nudge)
+        await sync_to_async(_publish, thread_sensitive=False)(refusals, nudge, usage)
     except Exception:
         log.exception("meter_publish_failed", refusals=len(refusals))
         _refusals = _bounded(refusals + _refusals, "refusals")
+        _queued_usage = _bounded(usage + _queued_usage, "usage")
 
 
 _last_orphan_scan = 0.0

@@ -12,6 +12,8 @@ import math
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from django.conf import settings
+
 from gateway import tokens
 from gateway.errors import BudgetExceededError, LimiterUnavailableError, RateLimitError
 from gateway.limits import Admission, Demand, LimiterUnavailable
@@ -72,6 +74,8 @@ def demand_of(ctx: CallContext, request: ChatRequest | EmbeddingRequest, rules: 
 
 async def admit(ctx: CallContext, request: ChatRequest | EmbeddingRequest) -> None:
     """Admit the call or raise 429 / 503; sets the rate-limit headers either way."""
+    if not settings.GATEWAY_GOVERNANCE:
+        return
     grant = ctx.grant
     rules = ctx.snapshot.limits.rules_for(key_id=grant.key_id, application_id=grant.application_id,
                                           tenant_id=grant.tenant_id, alias=ctx.routing.name)
