@@ -26,3 +26,17 @@ def drain_usage() -> int:
     from portal.usage_intake import drain
 
     return drain()
+
+
+@shared_task(bind=True, name="portal.deliver_alert_webhook", max_retries=None)
+def deliver_alert_webhook(self, alert_id: int, webhook_id: int) -> None:
+    """Post one budget alert to one webhook, signed; retried with backoff under the same ``webhook-id``.
+
+    ``portal.webhooks.attempt_delivery`` owns the schedule (how many attempts, how long between them) and
+    audits the final failure, so Celery's own retry cap is off.
+    """
+    from portal import webhooks
+
+    countdown = webhooks.attempt_delivery(alert_id=alert_id, webhook_id=webhook_id, attempt=self.request.retries + 1)
+    if countdown is not None:
+        raise self.retry(countdown=countdown)
