@@ -354,7 +354,7 @@ def _owners_of(tenant: Tenant, *, viewer, application: Application | None) -> _O
 def limits_in_force(tenant: Tenant, *, viewer, application: Application | None = None,
                     now: datetime | None = None) -> list[LimitLine]:
     """Every limit that applies to the team's calls (or one application's), with today's and this month's use
-    of each budget. Levels in the gateway's order: team, application, subscription, key. Model-wide caps (all
+    of each budget. Levels from the widest: team, application, subscription, key. Model-wide caps (all
     callers) are not shown: their use includes other teams'."""
     now = now or timezone.now()
     owners = _owners_of(tenant, viewer=viewer, application=application)
@@ -373,8 +373,7 @@ def limits_in_force(tenant: Tenant, *, viewer, application: Application | None =
         if rule is not None:
             lines.append(LimitLine(level, owner_id, label, alias, rule, _budgets(rule, *used(match))))
 
-    if application is None:
-        add("tenant", tenant.pk, tenant.name, "", table.tenants.get(tenant.pk), lambda k: True)
+    add("tenant", tenant.pk, tenant.name, "", table.tenants.get(tenant.pk), lambda k: True)
     for app_id, name in owners.applications.items():
         add("application", app_id, name, "", table.applications.get(app_id), lambda k, a=app_id: k[0] == a)
     for sub_id, (app_id, alias) in owners.subscriptions.items():

@@ -7,11 +7,13 @@ and never put in a message, a redirect or the session.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -21,7 +23,7 @@ from django.views.decorators.http import require_POST
 from aiplatform.models import Tenant
 from aiplatform.permissions import can, get_for_user_or_404, require
 from aiplatform.selectors import tenants_for_user
-from portal import selectors, services
+from portal import selectors, services, usage_selectors
 from portal.forms import (
     AccessTokenForm,
     ApplicationForm,
@@ -31,6 +33,7 @@ from portal.forms import (
     HostingRequestForm,
     IpAllowlistForm,
     KeyForm,
+    LimitsForm,
     ReasonForm,
     RotateForm,
     SubscriptionRequestForm,
@@ -43,6 +46,8 @@ from portal.models import (
     Subscription,
     SubscriptionStatus,
 )
+from portal.services.limits import SETTABLE
+from portal.services.transitions import refuse_own_request
 
 
 def _say(request: HttpRequest, exc: ValidationError) -> None:
@@ -57,9 +62,33 @@ def _errors(form, exc: ValidationError) -> None:
         form.add_error(None, exc.messages)
 
 
+def _form_error_text(form) -> str:
+    return " ".join(f"{'' if f == '__all__' else form.fields[f].label or f}: {' '.join(e)}".lstrip(": ")
+                    for f, e in form.errors.items())
+
+
 def _form_errors(request: HttpRequest, form) -> None:
-    messages.error(request, " ".join(f"{'' if f == '__all__' else form.fields[f].label or f}: {' '.join(e)}".lstrip(": ")
-                                     for f, e in form.errors.items()))
+    messages.error(request, _form_error_text(form))
+
+
+@contextmanager
+def _with_limits(request: HttpRequest, obj, values: dict, *actions: str):
+    """One transaction for a service call and the ``set_limits`` after it, when there are limits to set.
+
+    The permissions are checked first, outside it: a refusal's audit row written inside would be rolled back.
+    """
+    if not values:
+        yield
+        return
+    for action in (*actions, "limits.narrow"):
+        require(request.user, action, obj)
+    with transaction.atomic():
+        yield
+
+
+def _names_a_limit(exc: ValidationError) -> bool:
+    """Whether ``set_limits`` refused it (its errors name limit fields), not the key or subscription service."""
+    return hasattr(exc, "error_dict") and bool(set(exc.error_dict) & {*SETTABLE, "plan"})
 
 
 def _secret_page(request: HttpRequest, context: dict) -> HttpResponse:
@@ -122,7 +151,10 @@ def _application_page(request: HttpRequest, app: Application, **extra) -> HttpRe
         "keys": selectors.keys_of(app, viewer=request.user).select_related("replaced_by"),
         "may_manage": can(request.user, "key.manage", app),
         "request_form": extra.pop("request_form", SubscriptionRequestForm()),
+        "request_limits_form": extra.pop("request_limits_form", LimitsForm(prefix="sub")),
         "key_form": extra.pop("key_form", KeyForm()),
+        "key_limits_form": extra.pop("key_limits_form", LimitsForm(prefix="key")),
+        "limits": usage_selectors.limits_in_force(app.tenant, viewer=request.user, application=app),
         "rotate_form": RotateForm(),
         **extra,
     }, status=400 if invalid else 200)
@@ -138,12 +170,16 @@ def application(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def subscription_request(request: HttpRequest, pk: int) -> HttpResponse:
     app = get_for_user_or_404(Application.objects.select_related("tenant"), request.user, pk=pk)
-    form = SubscriptionRequestForm(request.POST)
-    if form.is_valid():
+    form, limits_form = SubscriptionRequestForm(request.POST), LimitsForm(request.POST, prefix="sub")
+    if form.is_valid() & limits_form.is_valid():
+        values = limits_form.limit_values()
         try:
-            sub = services.request_subscription(actor=request.user, application=app, **form.cleaned_data)
+            with _with_limits(request, app, values, "subscription.request"):  # refused limits: no request either
+                sub = services.request_subscription(actor=request.user, application=app, **form.cleaned_data)
+                if values:
+                    services.set_limits(actor=request.user, owner=sub, values=values)
         except ValidationError as exc:
-            _errors(form, exc)
+            _errors(limits_form if _names_a_limit(exc) else form, exc)
         else:
             if sub.status == SubscriptionStatus.APPROVED:
                 messages.success(request, f"Access to {sub.alias.name} was approved at once by policy. "
@@ -152,7 +188,7 @@ def subscription_request(request: HttpRequest, pk: int) -> HttpResponse:
                 messages.success(request, f"Access to {sub.alias.name} was requested; its approvers were told. "
                                           "You will be notified of the decision.")
             return redirect("portal:application", app.pk)
-    return _application_page(request, app, request_form=form, invalid=True)
+    return _application_page(request, app, request_form=form, request_limits_form=limits_form, invalid=True)
 
 
 @login_required
@@ -173,19 +209,22 @@ def subscription_cancel(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def key_create(request: HttpRequest, pk: int) -> HttpResponse:
     app = get_for_user_or_404(Application.objects.select_related("tenant"), request.user, pk=pk)
-    form = KeyForm(request.POST)
-    if form.is_valid():
-        days = form.cleaned_data["expires_in_days"]
+    form, limits_form = KeyForm(request.POST), LimitsForm(request.POST, prefix="key")
+    if form.is_valid() & limits_form.is_valid():
+        days, values = form.cleaned_data["expires_in_days"], limits_form.limit_values()
         try:
-            key, secret = services.create_api_key(
-                actor=request.user, application=app, name=form.cleaned_data["name"],
-                expires_at=timezone.now() + timedelta(days=days) if days else None,
-                ip_allowlist=form.cleaned_data["ip_allowlist"])
+            with _with_limits(request, app, values, "key.manage"):  # refused limits: no key either
+                key, secret = services.create_api_key(
+                    actor=request.user, application=app, name=form.cleaned_data["name"],
+                    expires_at=timezone.now() + timedelta(days=days) if days else None,
+                    ip_allowlist=form.cleaned_data["ip_allowlist"])
+                if values:
+                    services.set_limits(actor=request.user, owner=key, values=values)
         except ValidationError as exc:
-            _errors(form, exc)
+            _errors(limits_form if _names_a_limit(exc) else form, exc)
         else:
             return _secret_page(request, {"key": key, "secret": secret, "app": app, "what": "API key"})
-    return _application_page(request, app, key_form=form, invalid=True)
+    return _application_page(request, app, key_form=form, key_limits_form=limits_form, invalid=True)
 
 
 @login_required
@@ -281,11 +320,45 @@ def approvals(request: HttpRequest) -> HttpResponse:
         require(request.user, "subscription.decide")  # audits the refusal and raises
     is_admin = request.user.is_platform_admin
     return render(request, "portal/approvals.html", {
-        "queue": selectors.approval_queue(request.user),
+        "queue": [_with_limits_form(request, sub) for sub in selectors.approval_queue(request.user)],
         "hosting_queue": selectors.hosting_queue(request.user),
         "rules": selectors.auto_approval_rules() if is_admin else [],
         "rule_form": AutoApprovalRuleForm(), "hosting_form": HostingDecisionForm(), "is_admin": is_admin,
     })
+
+
+def _with_limits_form(request: HttpRequest, sub: Subscription, form: LimitsForm | None = None) -> Subscription:
+    """The queue row's limit fields: only for approvers who may set a subscription's limits (the team's
+    developers and platform admins; a model owner from outside the team approves without them)."""
+    sub.may_set_limits = can(request.user, "limits.narrow", sub)
+    sub.limits_form = form or LimitsForm(prefix=f"limits-{sub.pk}", auto_id=f"id_%s_{sub.pk}")
+    return sub
+
+
+def _decide(request: HttpRequest, sub: Subscription, form: DecisionForm, limits_form: LimitsForm) -> str:
+    """Approve (with the limits given) or reject ``sub``; the error to show, or empty."""
+    if not form.is_valid() or not limits_form.is_valid():
+        return "Choose approve or reject." if not form.is_valid() else _form_error_text(limits_form)
+    approve = form.cleaned_data["decision"] == "approve"
+    values = limits_form.limit_values() if approve else {}
+    if values and not can(request.user, "limits.narrow", sub):
+        return "Only the team's developers and platform admins set a subscription's limits; approve without them."
+    if values:
+        refuse_own_request(request.user, sub, verb="approve")  # audited, so before the transaction
+    try:
+        with _with_limits(request, sub, values, "subscription.decide"):  # approved with its limits or not at all
+            if approve:
+                services.approve_subscription(actor=request.user, subscription=sub,
+                                              comment=form.cleaned_data["comment"])
+                if values:
+                    services.set_limits(actor=request.user, owner=sub, values=values)
+            else:
+                services.reject_subscription(actor=request.user, subscription=sub,
+                                             comment=form.cleaned_data["comment"])
+    except ValidationError as exc:
+        sub.refresh_from_db()
+        return " ".join(exc.messages)
+    return ""
 
 
 @login_required
@@ -294,18 +367,10 @@ def subscription_decide(request: HttpRequest, pk: int) -> HttpResponse:
     sub = selectors.subscriptions_decidable_by(request.user).filter(pk=pk).first()
     if sub is None:
         raise Http404("No such request in your queue.")
-    form = DecisionForm(request.POST)
-    error = ""
-    if not form.is_valid():
-        error = "Choose approve or reject."
-    else:
-        service = (services.approve_subscription if form.cleaned_data["decision"] == "approve"
-                   else services.reject_subscription)
-        try:
-            service(actor=request.user, subscription=sub, comment=form.cleaned_data["comment"])
-        except ValidationError as exc:
-            error = " ".join(exc.messages)
+    limits_form = LimitsForm(request.POST, prefix=f"limits-{sub.pk}", auto_id=f"id_%s_{sub.pk}")
+    error = _decide(request, sub, DecisionForm(request.POST), limits_form)
     if request.htmx:
+        _with_limits_form(request, sub, limits_form if error else None)
         return render(request, "portal/_queue_row.html", {"sub": sub, "error": error})
     if error:
         messages.error(request, error)
