@@ -38,8 +38,8 @@ local function purge(P, now)
       for _, period in ipairs({day, month}) do
         local b = P .. ':b:' .. period
         if redis.call('EXISTS', b) == 1 then
-          redis.call('HINCRBY', b, 'rtok', -tonumber(tok))
-          redis.call('HINCRBY', b, 'rcost', -tonumber(cost))
+          redis.call('HINCRBY', b, 'rtok', 0 - tonumber(tok))
+          redis.call('HINCRBY', b, 'rcost', 0 - tonumber(cost))
         end
       end
       redis.call('HDEL', P .. ':rsv', rid)
@@ -222,8 +222,8 @@ for i = 1, n do
       for _, period in ipairs({d, m}) do
         local key = P .. ':b:' .. period
         if redis.call('EXISTS', key) == 1 then
-          redis.call('HINCRBY', key, 'rtok', -tonumber(tok))
-          redis.call('HINCRBY', key, 'rcost', -tonumber(c))
+          redis.call('HINCRBY', key, 'rtok', 0 - tonumber(tok))
+          redis.call('HINCRBY', key, 'rcost', 0 - tonumber(c))
         end
       end
       redis.call('HDEL', P .. ':rsv', rid)
