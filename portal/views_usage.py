@@ -26,7 +26,8 @@ from portal import usage_selectors as usage
 from portal.forms import UsageMonthForm
 from portal.templatetags.usage_format import dollars
 
-CHART_WIDTH, CHART_HEIGHT = 800, 260
+CHART_SIZE = (800, 260)  # SVG units; the page scales it to its box
+HALF_CHART_SIZE = (560, 240)  # two side by side: fewer units, so the labels stay legible
 CHART_COLOUR = "#2f5bea"  # the accent colour of switchboard.css
 CHARGEBACK_COLUMNS = ("month", "cost_centre", "tenant", "application", "alias", "requests", "prompt_tokens",
                       "completion_tokens", "cost")
@@ -36,7 +37,8 @@ _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 # --- charts ---------------------------------------------------------------------------------------
 
-def spend_chart(points: list[usage.SeriesPoint], *, label_format: str, title: str) -> SafeString:
+def spend_chart(points: list[usage.SeriesPoint], *, label_format: str, title: str,
+                size: tuple[int, int] = CHART_SIZE) -> SafeString:
     """Columns of spend per bucket as inline SVG; each column's ``<title>`` says its bucket and amount.
 
     ElementTree escapes every text and attribute, so the markup is safe to insert as it is.
@@ -46,10 +48,11 @@ def spend_chart(points: list[usage.SeriesPoint], *, label_format: str, title: st
     chart.add_columns(data, fill_color=CHART_COLOUR)
     chart.add_y_scale(0, max([cost for _, cost in data] + [0]) or 1)
     chart.add_y_axis(tick_formatter=lambda value, index, count: dollars(value))
-    root = ET.Element("svg", {"xmlns": "http://www.w3.org/2000/svg", "viewBox": f"0 0 {CHART_WIDTH} {CHART_HEIGHT}",
+    width, height = size
+    root = ET.Element("svg", {"xmlns": "http://www.w3.org/2000/svg", "viewBox": f"0 0 {width} {height}",
                               "role": "img", "aria-label": title, "class": "chart-svg"})
     ET.SubElement(root, "title").text = title
-    root.append(chart.to_svg_group(CHART_WIDTH, CHART_HEIGHT))
+    root.append(chart.to_svg_group(width, height))
     columns = root.find(".//g[@class='series columns']")
     if columns is not None:
         for rect, point in zip(columns.findall("rect"), points, strict=False):
@@ -68,9 +71,10 @@ def team_usage(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "portal/usage/team.html", {
         "tenant": tenant, "usage": report,
         "daily_chart": spend_chart(report.daily, label_format="%d",
-                                   title=f"Spend per day, {report.month.since:%B %Y}"),
+                                   title=f"Spend per day, {report.month.since:%B %Y}", size=HALF_CHART_SIZE),
         "hourly_chart": spend_chart(report.hourly, label_format="%H",
-                                    title=f"Spend per hour, {report.today.since:%d %B %Y} (UTC)"),
+                                    title=f"Spend per hour, {report.today.since:%d %B %Y} (UTC)",
+                                    size=HALF_CHART_SIZE),
     })
 
 
