@@ -20,6 +20,41 @@ def record_gateway_report(payload: str) -> None:
     services.record_gateway_report(usage=batch.get("usage") or [], refusals=batch.get("refusals") or [])
 
 
+# Usage rollups (portal.rollups): scheduled by celery beat (portal/migrations/0006); each rebuilds
+# whole buckets from the ledger, so a retried or overlapping run does no harm.
+
+@shared_task(name="portal.rollup_usage_hourly")
+def rollup_usage_hourly() -> None:
+    """Roll up the last completed hour and the current one."""
+    from portal import rollups
+
+    rollups.rollup_recent(rollups.HOUR)
+
+
+@shared_task(name="portal.rollup_usage_daily")
+def rollup_usage_daily() -> None:
+    """Roll up yesterday and today."""
+    from portal import rollups
+
+    rollups.rollup_recent(rollups.DAY)
+
+
+@shared_task(name="portal.reconcile_usage")
+def reconcile_usage(days: int = 1) -> None:
+    """Prove the last ``days`` days of rollups equal the ledger, repairing what differs."""
+    from portal import rollups
+
+    rollups.reconcile_recent(days=days)
+
+
+@shared_task(name="portal.prune_usage_ledger")
+def prune_usage_ledger() -> None:
+    """Delete raw ledger events older than ``USAGE_RETENTION_DAYS`` whose days are rolled up; rollups stay."""
+    from portal import rollups
+
+    rollups.prune_ledger()
+
+
 @shared_task(name="portal.drain_usage")
 def drain_usage() -> int:
     """Write the gateway's recorded usage events to the ledger (nudged by the gateway, and on a schedule)."""
