@@ -38,6 +38,7 @@ register("usage.view_all", platform_roles=(PlatformRole.AUDITOR,))
 
 HOUR, DAY = "hour", "day"
 TOP = 10
+NINE_PLACES = Decimal("0.000000001")  # the ledger's precision (SQLite sums come back with float noise)
 _FIELD = {"tenant": "tenant_id", "application": "application_id", "key": "key_id", "alias": "alias"}
 
 
@@ -202,7 +203,7 @@ def _collect(out: dict[tuple, Totals], rows: QuerySet, fields: list[str], moment
         key = tuple(row[name] for name in names)
         out[key].add(Totals(requests=row["n_requests"] or 0, errors=row["n_errors"] or 0,
                             prompt_tokens=row["n_prompt"] or 0, completion_tokens=row["n_completion"] or 0,
-                            cost=Decimal(row["n_cost"] or 0)))
+                            cost=Decimal(row["n_cost"] or 0).quantize(NINE_PLACES)))
 
 
 def totals(scope: UsageScope, period: Period) -> Totals:

@@ -17,6 +17,7 @@ KEY_LIMITS = {"key-plan": "premium", "key-requests_per_minute": "50", "key-token
               "key-budget_mode": "strict"}
 
 
+@pytest.mark.smoke
 def test_a_key_is_created_with_its_plan_and_limits(client, developer, app, approved):
     client.force_login(developer)
 

@@ -23,6 +23,7 @@ def member_api(client, developer, token_for):
     return lambda path: client.get(path, **headers)
 
 
+@pytest.mark.smoke
 def test_a_member_gets_the_months_totals_per_model_and_a_series_per_day(member_api, api_key):
     spend(api_key, cost="0.014")
     spend(api_key, cost="0.021", status=500, error_class="upstream_error")
@@ -58,6 +59,7 @@ def test_a_day_by_the_hour(member_api, api_key):
     assert body["totals"]["requests"] == 2
 
 
+@pytest.mark.smoke
 def test_finished_hours_come_from_rollups_and_the_rest_from_the_ledger(member_api, api_key):
     hour = (timezone.now() - timedelta(days=3)).replace(minute=0, second=0, microsecond=0)
     # The rollup task has summed this hour: 7 calls, while the ledger holds only one (the rest pruned, say).

@@ -34,6 +34,7 @@ def viewer(tenant_a, make_member):
     return make_member(tenant_a, TenantRole.VIEWER, email="viewer@example.com")
 
 
+@pytest.mark.smoke
 def test_a_viewer_sees_this_months_spend_per_model_and_errors(client, viewer, api_key):
     spend(api_key, cost="0.014")
     spend(api_key, cost="0.021")
@@ -177,6 +178,7 @@ def test_the_platform_page_lists_top_spenders_and_cost_centres(client, platform_
     assert '<strong id="spend-total">$2.52</strong>' in page
 
 
+@pytest.mark.smoke
 def test_the_chargeback_csv_has_a_row_per_team_application_and_model(client, platform_admin, two_teams_spending):
     client.force_login(platform_admin)
     month = f"{timezone.now():%Y-%m}"
