@@ -172,10 +172,16 @@ def _ledger_rows(start: datetime, end: datetime, granularity: str) -> dict[RowKe
         row = {name: g[name] for name in _DIMENSIONS} | {
             "endpoint_id": g["endpoint_id"] or 0, "requests": g["n_requests"], "errors": g["n_errors"],
             "prompt_tokens": g["n_prompt"] or 0, "completion_tokens": g["n_completion"] or 0,
-            "cost": g["n_cost"] or Decimal(0), "latency_buckets": [g[f"latency_{i}"] for i in range(LATENCY_BUCKETS)],
+            "cost": _nanos(g["n_cost"]), "latency_buckets": [g[f"latency_{i}"] for i in range(LATENCY_BUCKETS)],
         }
         rows[(g["bucket"].astimezone(UTC), row["key_id"], row["alias"], row["endpoint_id"])] = row
     return rows
+
+
+def _nanos(total: Decimal | None) -> Decimal:
+    """A cost sum at the rollup's precision: SQLite sums decimals as floats (0.0136080000000001), so
+    the sum is rounded to the 9 places both sides store, or a rollup would never equal its ledger."""
+    return Decimal(total or 0).quantize(Decimal("0.000000001"))
 
 
 def _stored_rows(start: datetime, end: datetime, granularity: str) -> dict[RowKey, Row]:
