@@ -43,3 +43,4 @@ register("auto_approval.manage")  # platform admins only
 # so a team's developers may set them; the application's plan, team caps, model caps and plans are admins'.
 register("limits.narrow", tenant_role=TenantRole.DEVELOPER)
 register("limits.manage")  # platform admins only
+register("usage.view_all", platform_roles=(PlatformRole.AUDITOR,))  # every team's spend, chargeback

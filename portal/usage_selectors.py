@@ -28,13 +28,8 @@ from django.db.models.functions import TruncDay, TruncHour
 from django.utils import timezone
 
 from aiplatform.models import Tenant
-from aiplatform.permissions import register
-from aiplatform.roles import PlatformRole
 from portal.limits import NANO, LimitRule, limit_table
 from portal.models import ApiKey, Application, Subscription, SubscriptionStatus, UsageEvent, UsageRollup
-
-# Every team's spend (the chargeback report): platform admins and auditors.
-register("usage.view_all", platform_roles=(PlatformRole.AUDITOR,))
 
 HOUR, DAY = "hour", "day"
 TOP = 10
