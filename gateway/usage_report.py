@@ -77,6 +77,15 @@ def _consumption(key_id: int) -> dict[str, dict]:
         close_old_connections()
 
 
+async def _peek(source, rules, periods) -> list[dict[str, int]]:
+    if source is not limiter.shared:
+        return source.peek(rules, periods)
+    try:
+        return await source.peek(rules, periods)
+    except Exception:  # Redis unreachable: what this process's fallback counted, rather than an error
+        return limiter.fallback.peek(rules, periods)
+
+
 async def render_usage(ctx: CallContext) -> bytes:
     grant = ctx.grant
     periods = Periods.at()
@@ -86,7 +95,7 @@ async def render_usage(ctx: CallContext) -> bytes:
     for alias in sorted(grant.aliases | set(consumption)):
         rules = ctx.snapshot.limits.rules_for(key_id=grant.key_id, application_id=grant.application_id,
                                               tenant_id=grant.tenant_id, alias=alias)
-        used = await source.peek(rules, periods) if source is limiter.shared else source.peek(rules, periods)
+        used = await _peek(source, rules, periods)
         aliases.append({"model": alias, "subscribed": alias in grant.aliases,
                         "usage": consumption.get(alias, {}),
                         "limits": [_level(rule, u) for rule, u in zip(rules, used, strict=True)]})

@@ -80,7 +80,15 @@ async def _burst(urls: list[str], key: str, n: int, body: dict) -> list[httpx.Re
         return await asyncio.gather(*calls)
 
 
+def _needs_redis() -> None:
+    import os
+
+    if not os.environ.get("REDIS_URL"):
+        pytest.skip("two gateway processes share limits only through Redis (the embedded mode runs one)")
+
+
 def test_fifty_requests_per_minute_over_two_gateway_processes_admit_exactly_fifty(limited):
+    _needs_redis()
     key = _key("--rpm", "50")
     with start_server(worker=False) as second:
         for base in (limited, second.base_url):
@@ -96,6 +104,7 @@ def test_fifty_requests_per_minute_over_two_gateway_processes_admit_exactly_fift
     assert UsageEvent.objects.filter(alias="metered-chat", status=429).count() == 150
 
 
+@pytest.mark.smoke  # the embedded mode's in-process limiter too
 def test_a_soft_daily_budget_lets_the_crossing_call_complete_then_refuses(limited):
     key = _key("--budget-usd", "0.05", "--budget-period", "day")
     _wait_loaded(limited, key)
@@ -123,6 +132,7 @@ def test_a_strict_budget_is_never_exceeded_under_two_hundred_concurrent_calls(li
     assert Decimal("0") < spent <= Decimal("1.00")
 
 
+@pytest.mark.smoke  # the embedded mode's in-process limiter too
 def test_remaining_counts_never_go_below_zero_nor_rise_within_a_window(limited):
     key = _key("--rpm", "5", "--tpm", "100000")
     _wait_loaded(limited, key)
@@ -137,6 +147,7 @@ def test_remaining_counts_never_go_below_zero_nor_rise_within_a_window(limited):
     assert all(t >= 0 for t in seen_tokens) and seen_tokens == sorted(seen_tokens, reverse=True)
 
 
+@pytest.mark.smoke  # the embedded mode's in-process limiter too
 def test_messages_answers_carry_anthropic_rate_limit_headers(limited):
     key = _key("--rpm", "7")
     _wait_loaded(limited, key)
@@ -149,6 +160,7 @@ def test_messages_answers_carry_anthropic_rate_limit_headers(limited):
     assert "x-ratelimit-limit-requests" not in answer.headers
 
 
+@pytest.mark.smoke  # the embedded mode's in-process limiter too
 def test_usage_endpoint_shows_the_keys_limits_what_is_left_and_what_it_used(limited):
     key = _key("--rpm", "9", "--budget-usd", "1", "--budget-period", "day")
     _wait_loaded(limited, key)
@@ -166,6 +178,7 @@ def test_usage_endpoint_shows_the_keys_limits_what_is_left_and_what_it_used(limi
     assert model["usage"]["today"]["requests"] == 2 and model["usage"]["today"]["cost"] == "0.028000"
 
 
+@pytest.mark.smoke  # the embedded mode's in-process limiter too
 def test_shadow_limits_are_reported_and_never_enforced(limited):
     from portal import services
     from portal.models import ApiKey
