@@ -14,7 +14,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
-from aiplatform.models import Tenant
+from aiplatform.models import Tenant, TenantScopedQuerySet
 from registry.models.providers import SLUG
 
 MAX_RATE = 10_000_000  # requests or concurrent calls: far above any real limit, far below int overflow
@@ -159,6 +159,8 @@ class BudgetAlert(models.Model):
     budget = models.DecimalField(max_digits=24, decimal_places=9)
     created_at = models.DateTimeField(auto_now_add=True)
 
+
+    objects = TenantScopedQuerySet.as_manager()
     class Meta:
         ordering = ["-created_at"]
         constraints = [
@@ -183,6 +185,8 @@ class AlertWebhook(models.Model):
                                    related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
+
+    objects = TenantScopedQuerySet.as_manager()
     class Meta:
         ordering = ["pk"]
 
@@ -212,6 +216,8 @@ class UsageRollup(models.Model):
     latency_buckets = models.JSONField(default=list)
     updated_at = models.DateTimeField(auto_now=True)
 
+
+    objects = TenantScopedQuerySet.as_manager()
     class Meta:
         ordering = ["-bucket_start"]
         constraints = [

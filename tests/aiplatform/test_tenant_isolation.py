@@ -12,9 +12,13 @@ from model_bakery import baker
 
 from aiplatform.models import AuditEvent, Tenant, TenantScopedQuerySet
 from aiplatform.roles import PlatformRole
+from portal.models import LimitSettings
 
 # Read through their own selector (tested in test_audit_visibility), not through for_user.
 NOT_SCOPED_BY_QUERYSET = {AuditEvent}
+# Its ``tenant`` is not its owner but the team whose caps it holds (null for a key's, an application's ...
+# limits); it is only ever read through the key, subscription, application, team or alias it belongs to.
+NOT_SCOPED_BY_QUERYSET.add(LimitSettings)
 
 
 def tenant_owned_models():
