@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from portal import views, views_usage
+from portal import views, views_limits, views_usage
 
 app_name = "portal"
 
@@ -32,4 +32,9 @@ urlpatterns = [
     path("teams/<slug:slug>/usage/", views_usage.team_usage, name="team_usage"),
     path("usage/", views_usage.platform_usage, name="platform_usage"),
     path("usage/chargeback.csv", views_usage.chargeback_csv, name="chargeback_csv"),
+    path("plans/", views_limits.plans, name="plans"),
+    path("plans/<str:name>/", views_limits.plan_edit, name="plan_edit"),
+    path("models/<str:name>/limits/", views_limits.model_cap, name="model_cap"),
+    path("applications/<int:pk>/limits/", views_limits.application_limits, name="application_limits"),
+    path("teams/<slug:slug>/caps/", views_limits.team_caps, name="team_caps"),
 ]
