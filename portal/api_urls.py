@@ -5,13 +5,14 @@ from __future__ import annotations
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from portal import api, api_usage
+from portal import api, api_limits, api_usage
 
 router = SimpleRouter()
 router.register("applications", api.ApplicationViewSet, basename="api-application")
 router.register("subscriptions", api.SubscriptionViewSet, basename="api-subscription")
 router.register("keys", api.ApiKeyViewSet, basename="api-key")
 router.register("hosting-requests", api.HostingRequestViewSet, basename="api-hosting-request")
+router.register("plans", api_limits.PlanViewSet, basename="api-plan")
 
 urlpatterns = router.urls
 # Usage: a team's consumption and limits; every team's spend and the chargeback (portal.api_usage).
@@ -21,4 +22,8 @@ urlpatterns += [
     path("usage/tenants/", api_usage.TenantSpendView.as_view(), name="api-usage-tenants"),
     path("usage/cost-centres/", api_usage.CostCentreSpendView.as_view(), name="api-usage-cost-centres"),
     path("usage/chargeback/", api_usage.ChargebackView.as_view(), name="api-usage-chargeback"),
+]
+# Limit settings of a key, subscription, application, team or model (portal.api_limits).
+urlpatterns += [
+    path("limits/<str:level>/<int:id>/", api_limits.LimitSettingsView.as_view(), name="api-limits"),
 ]
