@@ -30,6 +30,8 @@ from portal.services.limits import SETTABLE
 from registry.models import ModelAlias
 
 PLAN_NAME = r"[a-z0-9](?:[a-z0-9._-]*[a-z0-9])?"  # registry.models.providers.SLUG
+# Budgets are per key, subscription, application and team; a model's cap is a rate across every caller.
+BUDGETS = ("tokens_per_day", "tokens_per_month", "cost_per_day", "cost_per_month", "budget_mode")
 # Cleared by a PUT that leaves them out.
 _CLEARED = {name: None for name in SETTABLE} | {"budget_mode": "", "redis_failure": "", "shadow": False}
 
@@ -101,6 +103,11 @@ class LimitSettingsView(APIView):
         given = LimitSettingsSerializer(data=request.data)
         given.is_valid(raise_exception=True)
         values = {**_CLEARED, **given.validated_data}
+        if level == LimitLevel.ALIAS:
+            budget = next((name for name in BUDGETS if values[name] not in (None, "")), None)
+            if budget is not None:
+                raise ValidationError({budget: ["A model's cap has no budget: budgets are set on keys, "
+                                                "subscriptions, applications and teams."]})
         if level in (LimitLevel.KEY, LimitLevel.SUBSCRIPTION, LimitLevel.APPLICATION):
             values.setdefault("plan", None)
         with _as_api_errors():

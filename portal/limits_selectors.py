@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db.models import Count, Model, QuerySet
+from django.db.models import Count, Model, Q, QuerySet
+from django.utils import timezone
 
 from aiplatform.models import Tenant
 from portal.models import ApiKey, Application, LimitLevel, LimitSettings, Plan, Subscription
@@ -49,7 +50,8 @@ def plan_named(name: str) -> Plan | None:
 def plans_with_followers(*, viewer) -> list[PlanRow]:
     """Every plan, by name, with how many applications, live keys and open subscriptions follow it. Four queries."""
     applications = _count_by_plan(Application.objects.for_user(viewer))
-    keys = _count_by_plan(ApiKey.objects.for_user(viewer).filter(revoked_at__isnull=True))
+    live = Q(revoked_at__isnull=True) & (Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()))
+    keys = _count_by_plan(ApiKey.objects.for_user(viewer).filter(live))
     subscriptions = _count_by_plan(Subscription.objects.for_user(viewer).filter(status__in=OPEN_STATUSES))
     return [PlanRow(plan=plan, applications=applications.get(plan.pk, 0),
                     default_applications=applications.get(None, 0) if plan.name == settings.DEFAULT_PLAN else 0,

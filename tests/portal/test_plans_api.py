@@ -238,6 +238,15 @@ def test_a_models_cap_is_read_and_set_by_platform_admins(api_as, platform_admin,
     assert LimitSettings.objects.get(alias=alias).requests_per_minute == 5000
 
 
+@pytest.mark.parametrize(("field", "value"), [("cost_per_month", "100"), ("tokens_per_day", 5), ("budget_mode", "strict")])
+def test_a_models_cap_has_no_budget(api_as, platform_admin, alias, field, value):
+    response = api_as(platform_admin).put(f"/api/limits/alias/{alias.pk}/", {field: value})
+
+    assert response.status_code == 400
+    assert field in response.json()
+    assert not LimitSettings.objects.filter(alias=alias).exists()
+
+
 def test_another_teams_owner_is_not_found(api_as, tenant_b, make_member, app, api_key):
     outsider = make_member(tenant_b, TenantRole.OWNER)
 
