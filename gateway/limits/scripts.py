@@ -26,25 +26,28 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
+-- Give back what one call in flight held: its strict-budget reservation, from the periods it was made in.
+local function release(P, rid)
+  local held = redis.call('HGET', P .. ':rsv', rid)
+  if not held then return end
+  local tok, cost, day, month = string.match(held, '(%S+) (%S+) (%S+) (%S+)')
+  for _, period in ipairs({day, month}) do
+    local b = P .. ':b:' .. period
+    if redis.call('EXISTS', b) == 1 then
+      -- "0 - n", not "-n": Lua writes minus zero as "-0", which HINCRBY refuses.
+      redis.call('HINCRBY', b, 'rtok', 0 - tonumber(tok))
+      redis.call('HINCRBY', b, 'rcost', 0 - tonumber(cost))
+    end
+  end
+  redis.call('HDEL', P .. ':rsv', rid)
+end
+
 -- Give back what the dead calls of a level (in flight past their expiry) still held.
 local function purge(P, now)
   local fl = P .. ':fl'
   local dead = redis.call('ZRANGEBYSCORE', fl, '-inf', now)
   if #dead == 0 then return end
-  for _, rid in ipairs(dead) do
-    local held = redis.call('HGET', P .. ':rsv', rid)
-    if held then
-      local tok, cost, day, month = string.match(held, '(%S+) (%S+) (%S+) (%S+)')
-      for _, period in ipairs({day, month}) do
-        local b = P .. ':b:' .. period
-        if redis.call('EXISTS', b) == 1 then
-          redis.call('HINCRBY', b, 'rtok', 0 - tonumber(tok))
-          redis.call('HINCRBY', b, 'rcost', 0 - tonumber(cost))
-        end
-      end
-      redis.call('HDEL', P .. ':rsv', rid)
-    end
-  end
+  for _, rid in ipairs(dead) do release(P, rid) end
   redis.call('ZREMRANGEBYSCORE', fl, '-inf', now)
 end
 """
@@ -216,18 +219,7 @@ for i = 1, n do
   end
   if ARGV[b + 3] == '1' then
     redis.call('ZREM', P .. ':fl', rid)
-    local held = redis.call('HGET', P .. ':rsv', rid)
-    if held then
-      local tok, c, d, m = string.match(held, '(%S+) (%S+) (%S+) (%S+)')
-      for _, period in ipairs({d, m}) do
-        local key = P .. ':b:' .. period
-        if redis.call('EXISTS', key) == 1 then
-          redis.call('HINCRBY', key, 'rtok', 0 - tonumber(tok))
-          redis.call('HINCRBY', key, 'rcost', 0 - tonumber(c))
-        end
-      end
-      redis.call('HDEL', P .. ':rsv', rid)
-    end
+    release(P, rid)
   end
   if ARGV[b + 5] == '1' then
     for _, pt in ipairs({{day, day_ttl}, {month, month_ttl}}) do
