@@ -41,7 +41,6 @@ LABELS = {
     "cost_per_month": "Cost budget per month", "budget_mode": "Budget mode",
     "redis_failure": "When Redis is unreachable", "shadow": "Shadow mode",
 }
-MODEL_CAP_FIELDS = ("requests_per_minute", "tokens_per_minute", "max_concurrency", "shadow")
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,9 +64,10 @@ def _shown(value) -> str:
     return value.replace("_", " ")
 
 
-def limit_rows(own: LimitSettings, plan: Plan | None = None, *, names=tuple(LABELS)) -> list[LimitRow]:
-    return [LimitRow(LABELS[name], _shown(getattr(own, name)), _shown(getattr(plan, name, None)))
-            for name in names]
+def limit_rows(own: LimitSettings, plan: Plan | None = None) -> list[LimitRow]:
+    """Every limit, as set on ``own``'s owner and in ``plan``."""
+    return [LimitRow(label, _shown(getattr(own, name)), _shown(getattr(plan, name, None)))
+            for name, label in LABELS.items()]
 
 
 def _render(request: HttpRequest, template: str, context: dict, *, invalid: bool = False) -> HttpResponse:
