@@ -115,7 +115,8 @@ def drain_stream(*, max_seconds: float = MAX_SECONDS) -> int:
     # Our own pending entries (a previous drain in this process that failed before acknowledging).
     pending = client.xreadgroup(GROUP, consumer, {stream: "0"}, count=BATCH)
     for _, entries in pending or ():
-        written += _write_entries(client, entries)
+        if entries:
+            written += _write_entries(client, entries)
     while time.monotonic() < deadline:
         batch = client.xreadgroup(GROUP, consumer, {stream: ">"}, count=BATCH)
         entries = [entry for _, items in (batch or ()) for entry in items]
