@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 
 from aiplatform import config_version
 from aiplatform.audit import record_event
@@ -26,6 +26,7 @@ _LEVEL_OF = {ApiKey: LimitLevel.KEY, Subscription: LimitLevel.SUBSCRIPTION, Appl
              Tenant: LimitLevel.TENANT, ModelAlias: LimitLevel.ALIAS}
 # Keys and subscriptions only narrow what the application may do (every level applies), so their owners
 # may set them; anything that widens or caps a whole application, team or model is a platform admin's.
+_BUDGETS = ("tokens_per_day", "tokens_per_month", "cost_per_day", "cost_per_month")
 _PERMISSION = {LimitLevel.KEY: "limits.narrow", LimitLevel.SUBSCRIPTION: "limits.narrow"}
 
 
@@ -63,10 +64,13 @@ def set_limits(*, actor: User | None, owner: models.Model, values: dict[str, Any
         if plan is not None and level in (LimitLevel.TENANT, LimitLevel.ALIAS):
             raise ValidationError({"plan": "Teams and models have caps of their own, not a plan."})
         values["plan"] = plan
+    if level == LimitLevel.ALIAS and any(values.get(name) is not None for name in _BUDGETS):
+        raise ValidationError({next(n for n in _BUDGETS if values.get(n) is not None):
+                               "A model's cap is a rate across every caller; budgets belong to keys, "
+                               "subscriptions, applications and teams."})
     with transaction.atomic():
-        settings_row = LimitSettings.objects.select_for_update().filter(**{level: owner}).first() \
-            or LimitSettings(level=level, **{level: owner})
-        before = {name: getattr(settings_row, name) for name in values} if settings_row.pk else {}
+        settings_row, created = _locked_settings(level, owner)
+        before = {} if created else {name: getattr(settings_row, name) for name in values}
         cleaned = _clean(settings_row, values)
         settings_row.updated_by = actor
         settings_row.save()
@@ -78,6 +82,21 @@ def set_limits(*, actor: User | None, owner: models.Model, values: dict[str, Any
                                                              for k, v in before.items()})}))
         config_version.bump("keys")
     return settings_row
+
+
+def _locked_settings(level: str, owner: models.Model) -> tuple[LimitSettings, bool]:
+    """The owner's settings row, created if missing, then locked for this transaction.
+
+    ``select_for_update`` alone locks nothing while the row does not exist, so two first writes at once
+    would both insert; here one inserts and the other meets the unique owner and just locks the row.
+    """
+    lookup = {level: owner}
+    try:
+        with transaction.atomic():
+            _, created = LimitSettings.objects.get_or_create(**lookup, defaults={"level": level})
+    except IntegrityError:
+        created = False
+    return LimitSettings.objects.select_for_update().get(**lookup), created
 
 
 def create_plan(*, actor: User | None, name: str, **values: Any) -> Plan:
