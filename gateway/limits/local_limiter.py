@@ -59,6 +59,13 @@ class LocalLimiter:
         self.flight_ttl_ms = flight_ttl_ms
         self._levels: dict[str, _Level] = {}
         self._budgets: dict[tuple[str, str], _Budget] = {}
+        self._day = ""
+
+    def _forget_past_periods(self, periods: Periods) -> None:
+        """At a new UTC day, drop the counters of periods that ended (they would only grow the process)."""
+        self._day = periods.day
+        current = {periods.day, periods.month}
+        self._budgets = {k: v for k, v in self._budgets.items() if k[1] in current}
 
     def _level(self, counter: str) -> _Level:
         level = self._levels.get(counter)
@@ -110,6 +117,8 @@ class LocalLimiter:
         return used + held + need > limit if rule.strict else used >= limit
 
     def admit_now(self, rules: Sequence[LimitRule], demand: Demand, periods: Periods) -> Admission:
+        if periods.day != self._day:
+            self._forget_past_periods(periods)
         now = _now_ms()
         share = self.share
         refused: tuple[LimitRule, str, int] | None = None
