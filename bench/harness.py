@@ -5,14 +5,19 @@ It starts, on free loopback ports (never 8000), in a temp dir:
 - the fake upstream (``bench.fake_upstream``, one granian process) — the "direct" target;
 - a second fake upstream that paces its SSE chunks (``FAKE_CHUNK_DELAY_MS``), for the streaming part;
 - nginx as a plain reverse proxy to the first one (``bench/nginx.conf``) — the "floor";
-- the gateway exactly as ``make run`` serves it (``bin/serve``, one worker, embedded SQLite mode),
-  after ``migrate``, ``registry apply`` of a generated file and ``create_api_key``.
+- the Python floor (``bench.bare_proxy``): the gateway's server, loop and client doing nothing;
+- the gateway stacks of ``bench/stacks.py``, each exactly as ``make run`` serves it (``bin/serve``, one
+  worker) with its metering worker: embedded (SQLite, in-process limiter, journal) and full stack
+  (PostgreSQL, a private redis-server: Lua limiter, usage stream), each with governance (issue 10:
+  limits + lossless metering) on and off (``GATEWAY_GOVERNANCE=false``); the callers' application
+  follows a plan that runs every counter and never refuses (``bench/governance.py``).
 
-Then it runs wrk (``bench/chat.lua``) against the three targets at each concurrency, interleaved
-over several rounds, measures requests per second, p50/p99 latency, CPU time per request of the
-server's process tree and the gateway worker's RSS, runs ``bench/ttfb.py`` for streaming, prints
-one table and the ratios the issue asks for, writes the raw numbers to ``bench/out/``, and stops
-every process it started — on success, failure or Ctrl-C.
+Then it runs wrk (``bench/chat.lua``) against the targets at each concurrency, interleaved over
+several rounds (each governed target next to its governance-off twin), measures requests per
+second, p50/p99 latency, CPU time per request of the server's process tree (and of a full stack's
+redis-server), the gateway workers' RSS, runs ``bench/ttfb.py`` for streaming, prints one table,
+the ratios the gateway issue asks for and the cost of governance, writes the raw numbers to
+``bench/out/``, and stops every process it started — on success, failure or Ctrl-C.
 
 Knobs (environment): see ``Config`` below and bench/README.md.
 """
@@ -46,6 +51,13 @@ WRK = shutil.which("wrk") or "/usr/bin/wrk"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 UPSTREAM_KEY = "sk-bench-upstream-not-a-secret"
 FORBIDDEN_PORTS = {8000}
+PRIME_SECONDS = 2
+
+sys.path.insert(0, str(BENCH))
+import stacks  # noqa: E402 - bench/stacks.py, beside this script
+
+KNOWN_TARGETS = ("direct", "nginx", "bare", *stacks.GATEWAY_TARGETS)
+DEFAULT_TARGETS = "direct,nginx,bare,gateway,gateway-off,full,full-off"
 
 # The issue's aims (bench/README.md states the figures against them).
 AIM_ADDED_P50_MS = 1.0
@@ -53,6 +65,8 @@ AIM_ADDED_P99_MS = 5.0
 AIM_FLOOR_SHARE = 0.30
 AIM_TTFB_MS = 2.0
 AIM_RSS_MB = 200.0
+AIM_GOVERNANCE_CPU_MS = 0.1  # issue 10: limits + lossless metering cost under 0.1 ms of CPU per request …
+AIM_GOVERNANCE_RPS = 0.10  # … and under 10 % of throughput
 
 
 def _env_int(name: str, default: int) -> int:
@@ -74,7 +88,9 @@ class Config:
     wrk_threads: int = _env_int("BENCH_WRK_THREADS", 2)
     profile_seconds: int = _env_int("BENCH_PROFILE", 0)
     profile_concurrency: int = _env_int("BENCH_PROFILE_CONCURRENCY", 0)  # 0: the highest of BENCH_CONCURRENCY
+    profile_targets: list[str] = field(default_factory=list)
     keep_tmp: bool = os.environ.get("BENCH_KEEP_TMP", "") not in ("", "0", "false")
+    database_url: str = os.environ.get("BENCH_DATABASE_URL", stacks.DEFAULT_DATABASE_URL)
     out_dir: Path = Path(os.environ.get("BENCH_OUT", BENCH / "out"))
 
     def __post_init__(self) -> None:
@@ -83,11 +99,12 @@ class Config:
         self.rounds = _env_int("BENCH_ROUNDS", 1 if self.quick else 3)
         self.ttfb_n = _env_int("BENCH_TTFB_N", 20 if self.quick else 200)
         self.concurrency = [int(c) for c in os.environ.get("BENCH_CONCURRENCY", "1,16,64").split(",") if c.strip()]
-        self.targets = [t.strip() for t in os.environ.get("BENCH_TARGETS", "direct,nginx,bare,gateway").split(",")
-                        if t.strip()]
-        unknown = set(self.targets) - {"direct", "nginx", "bare", "gateway"}
+        self.targets = [t.strip() for t in os.environ.get("BENCH_TARGETS", DEFAULT_TARGETS).split(",") if t.strip()]
+        unknown = set(self.targets) - set(KNOWN_TARGETS)
         if unknown:
-            raise SystemExit(f"bench: unknown BENCH_TARGETS {sorted(unknown)}; use direct, nginx, bare, gateway")
+            raise SystemExit(f"bench: unknown BENCH_TARGETS {sorted(unknown)}; use {', '.join(KNOWN_TARGETS)}")
+        self.profile_targets = [t.strip() for t in os.environ.get("BENCH_PROFILE_TARGETS", "").split(",") if t.strip()] \
+            or [t for t in self.targets if t in stacks.BASELINE or t in stacks.BASELINE.values()]
         if self.seconds < 1:
             raise SystemExit("bench: BENCH_SECONDS must be a whole number ≥ 1 (wrk takes whole seconds)")
 
@@ -283,6 +300,7 @@ providers:
     kind: openai-compatible
     base_url: http://127.0.0.1:{stream_port}/v1
     api_key: env:BENCH_UPSTREAM_KEY
+# Priced, so every call has a cost to charge to the bench plan's daily budget.
 models:
   - alias: bench-chat
     kind: chat
@@ -290,12 +308,14 @@ models:
     routes:
       - {{provider: bench-upstream, upstream_model: fake-model, weight: 100}}
     capabilities: [chat, streaming]
+    pricing: {{input_per_mtok: 0.15, output_per_mtok: 0.60}}
   - alias: bench-stream
     kind: chat
     status: approved
     routes:
       - {{provider: bench-stream-upstream, upstream_model: fake-model, weight: 100}}
     capabilities: [chat, streaming]
+    pricing: {{input_per_mtok: 0.15, output_per_mtok: 0.60}}
 """
 
 
@@ -308,24 +328,27 @@ def manage(args: list[str], env: dict, log: Path) -> str:
     return result.stdout
 
 
-def create_key(models: str, env: dict, log: Path) -> str:
-    out = manage(["create_api_key", "--tenant", "bench", "--app", "bench", "--models", models, "--json"], env, log)
-    for line in reversed(out.strip().splitlines()):
-        line = line.strip()
-        if line.startswith("{"):
-            return json.loads(line)["key"]
-    data = json.loads(out)
-    return data["key"]
-
-
-def _preflight(name: str, url: str, key: str) -> None:
+def _preflight(target: Target) -> None:
+    """The bench's request answers 200 with a completion; for a gateway, no key is 401, and the bench plan's
+    limits are applied exactly when governance is on (so a governed run runs every counter and is never refused)."""
     import httpx
 
     body = {"model": "bench-chat", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 16}
-    response = httpx.post(url, json=body, headers={"authorization": f"Bearer {key}"}, timeout=10)
-    ok = response.status_code == 200 and "choices" in response.text
-    if not ok:
-        raise RuntimeError(f"preflight: {name} answered {response.status_code}: {response.text[:300]}")
+    response = httpx.post(target.url, json=body, headers={"authorization": f"Bearer {target.key}"}, timeout=10)
+    if response.status_code != 200 or "choices" not in response.text:
+        raise RuntimeError(f"preflight: {target.name} answered {response.status_code}: {response.text[:300]}")
+    if target.stack is None:
+        return
+    refused = httpx.post(target.url, json={"model": "bench-chat", "messages": []}, timeout=10)
+    if refused.status_code != 401:
+        raise RuntimeError(f"preflight: {target.name} answered {refused.status_code} to a request without a key "
+                           "(expected 401)")
+    limit = response.headers.get("x-ratelimit-limit-requests")
+    if target.stack.governed and limit != "10000000":
+        raise RuntimeError(f"preflight: {target.name} is governed but its answer carries x-ratelimit-limit-requests "
+                           f"{limit!r}, not the bench plan's 10000000: the bench's calls would not run its limits")
+    if not target.stack.governed and limit is not None:
+        raise RuntimeError(f"preflight: {target.name} has GATEWAY_GOVERNANCE=false but applied limits ({limit})")
 
 
 # --- wrk -------------------------------------------------------------------------------------
@@ -335,13 +358,19 @@ class Target:
     name: str
     url: str
     proc: Proc
+    key: str = "sk-bench-direct"  # what direct and nginx receive (they ignore it)
+    stack: stacks.Stack | None = None  # the gateway targets' stack (its redis-server and metering worker)
+
+    @property
+    def redis(self) -> Proc | None:
+        return self.stack.redis if self.stack is not None else None
 
 
-def run_wrk(target: Target, concurrency: int, seconds: int, key: str, threads: int) -> dict:
+def run_wrk(target: Target, concurrency: int, seconds: int, threads: int) -> dict:
     threads = max(1, min(threads, concurrency))
     cmd = [WRK, "-t", str(threads), "-c", str(concurrency), "-d", f"{seconds}s", "--latency", "--timeout", "5s",
            "-s", str(BENCH / "chat.lua"), target.url]
-    env = dict(os.environ, BENCH_KEY=key, BENCH_MODEL="bench-chat")
+    env = dict(os.environ, BENCH_KEY=target.key, BENCH_MODEL="bench-chat")
     busy0, wrk0, t0 = machine_busy_seconds(), children_cpu_seconds(), time.monotonic()
     result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=seconds + 60)
     wall = time.monotonic() - t0
@@ -372,6 +401,9 @@ def fmt(value: float, digits: int = 2) -> str:
     return f"{value:,.{digits}f}"
 
 
+_cleanups: list = []  # run after every process stopped (the full stacks' databases)
+
+
 def main() -> int:  # noqa: PLR0915 - one straight script
     cfg = Config()
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
@@ -391,6 +423,9 @@ def main() -> int:  # noqa: PLR0915 - one straight script
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         procs.stop_all()
+        for cleanup in _cleanups:
+            with contextlib.suppress(Exception):
+                cleanup()
         if cfg.keep_tmp:
             say(f"(temp dir kept: {tmp})")
         else:
@@ -400,6 +435,7 @@ def main() -> int:  # noqa: PLR0915 - one straight script
 def _run(cfg: Config, procs: Processes, tmp: Path, failures: list[str]) -> int:  # noqa: C901, PLR0912, PLR0915
     logs = tmp / "logs"
     logs.mkdir()
+    loadavg_start = os.getloadavg()
     say(f"Switchboard bench: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}; "
         f"{cfg.rounds} round(s) × {cfg.targets} × c={cfg.concurrency}, {cfg.seconds} s each "
         f"(+{cfg.warmup} s warm-up){'  [quick]' if cfg.quick else ''}")
@@ -446,114 +482,78 @@ def _run(cfg: Config, procs: Processes, tmp: Path, failures: list[str]) -> int: 
                            env={**base_env, "BARE_UPSTREAM_URL": f"http://127.0.0.1:{up_port}/v1/chat/completions"},
                            log=logs / "bare.log")
 
-    # 3. The gateway, set up and served as `make run` does (embedded mode, one worker).
-    gw_port = free_port()
-    gw_env = {k: v for k, v in base_env.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    gw_env.update(DATA_DIR=str(tmp / "data"), HTTPS_ONLY="false", REQUIRE_ADMIN_MFA="false", LOG_FORMAT="console",
-                  LOG_LEVEL="WARNING", WEB_CONCURRENCY="1", HOST="127.0.0.1", PORT=str(gw_port),
-                  BENCH_UPSTREAM_KEY=UPSTREAM_KEY)
-    key = stream_key = "sk-bench-direct"  # what direct and nginx receive when the gateway is not benched
-    gateway = metering = None
-    if "gateway" in cfg.targets:
-        say("setting up the gateway: migrate, registry apply, create_api_key …")
-        manage(["migrate", "--no-input", "-v0"], gw_env, logs / "setup.log")
-        registry_file = tmp / "bench-registry.yaml"
-        registry_file.write_text(registry_yaml(up_port, stream_port))
-        manage(["registry", "apply", str(registry_file)], gw_env, logs / "setup.log")
-        key = stream_key = create_key("bench-chat,bench-stream", gw_env, logs / "setup.log")
-        gateway = procs.start("gateway", [str(ROOT / "bin" / "serve")], env=gw_env, log=logs / "gateway.log")
-        # The Celery worker beside it, as `make run` starts one: it writes the usage ledger the gateway publishes.
-        metering = procs.start("metering worker", [str(VENV_BIN / "celery"), "-A", "aiplatform", "worker", "--pool",
-                                                   "solo", "--loglevel", "WARNING", "--without-gossip",
-                                                   "--without-mingle", "--without-heartbeat"],
-                               env=gw_env, log=logs / "worker.log")
+    # 3. The gateway stacks (bench/stacks.py), each served as `make run` serves it (bin/serve, one worker) with
+    #    its metering worker: embedded and full stack, governance on and off.
+    gw_env = dict(base_env, HTTPS_ONLY="false", REQUIRE_ADMIN_MFA="false", LOG_FORMAT="console", LOG_LEVEL="WARNING",
+                  WEB_CONCURRENCY="1", BENCH_UPSTREAM_KEY=UPSTREAM_KEY)
+    registry_file = tmp / "bench-registry.yaml"
+    registry_file.write_text(registry_yaml(up_port, stream_port))
+    the_stacks, skipped = _start_stacks(cfg, procs, tmp, gw_env, registry_file)
 
+    path = "/v1/chat/completions"
     for proc, url in ((upstream, f"http://127.0.0.1:{up_port}/v1/models"),
                       (stream_up, f"http://127.0.0.1:{stream_port}/v1/models"),
                       (nginx, f"http://127.0.0.1:{nginx_port}/v1/models"),
-                      (gateway, f"http://127.0.0.1:{gw_port}/v1/models"),
-                      (bare, f"http://127.0.0.1:{bare_port}/v1/models" if bare else "")):
+                      (bare, f"http://127.0.0.1:{bare_port}/v1/models" if bare else ""),
+                      *((s.gateway, f"http://127.0.0.1:{s.port}/v1/models") for s in the_stacks.values())):
         if proc is not None:
             wait_ready(proc, url)
 
-    path = "/v1/chat/completions"
     all_targets = {
         "direct": Target("direct", f"http://127.0.0.1:{up_port}{path}", upstream),
         "nginx": Target("nginx", f"http://127.0.0.1:{nginx_port}{path}", nginx),
     }
     if bare:
         all_targets["bare"] = Target("bare", f"http://127.0.0.1:{bare_port}{path}", bare)
-    if gateway:
-        all_targets["gateway"] = Target("gateway", f"http://127.0.0.1:{gw_port}{path}", gateway)
-    targets = [all_targets[name] for name in cfg.targets]
+    for name in cfg.targets:
+        if name in stacks.GATEWAY_TARGETS:
+            stack_name, caller = stacks.GATEWAY_TARGETS[name]
+            stack = the_stacks[stack_name]
+            all_targets[name] = Target(name, stack.url, stack.gateway, key=stack.keys[caller], stack=stack)
+    targets = {name: all_targets[name] for name in cfg.targets}
 
-    # Sanity before measuring: every target answers the bench's request with a 200 completion,
-    # and the gateway refuses a request without a key (authentication is on).
-    import httpx
+    # Sanity before measuring: every target answers the bench's request with a 200 completion; every gateway
+    # refuses a request without a key (authentication is on); a governed gateway applies the bench plan's limits
+    # (its rate-limit headers show them) and a GATEWAY_GOVERNANCE=false one applies none.
+    for target in targets.values():
+        _preflight(target)
+    say("ready: " + "  ".join(f"{t.name} :{t.url.split(':')[2].split('/')[0]}" for t in targets.values()))
 
-    for target in targets:
-        _preflight(target.name, target.url, key)
-    if "gateway" in cfg.targets:
-        refused = httpx.post(all_targets["gateway"].url, json={"model": "bench-chat", "messages": []}, timeout=10)
-        if refused.status_code != 401:
-            raise RuntimeError(f"the gateway answered {refused.status_code} to a request without a key (expected 401)")
-    say(f"ready: direct :{up_port}  nginx :{nginx_port}  gateway :{gw_port}")
+    rss = {name: {"start_mb": rss_mb(worker_pid(s.gateway.pid)), "after_round_mb": [],
+                  "worker_pid": worker_pid(s.gateway.pid)} for name, s in the_stacks.items()}
+    metering_cpu0 = {name: tree_cpu_seconds(s.worker.pid) for name, s in the_stacks.items()}
 
-    gw_worker = worker_pid(gateway.pid) if gateway else 0
-    metering_cpu0 = tree_cpu_seconds(metering.pid) if metering else 0.0
-    rss = {"start_mb": rss_mb(gw_worker), "after_round_mb": [], "worker_pid": gw_worker}
+    # Prime every target once (connection pools to the upstream and to Redis, the Lua scripts loaded, first-call
+    # imports), so the first measured run of a target does not pay its start-up: wrk at the highest concurrency.
+    say(f"priming every target: {PRIME_SECONDS} s at c={max(cfg.concurrency)} each (not measured) …")
+    for target in targets.values():
+        primed = run_wrk(target, max(cfg.concurrency), PRIME_SECONDS, cfg.wrk_threads)
+        if primed["non_2xx"] or primed["socket_errors"]:
+            failures.append(f"priming {target.name}: {primed['non_2xx']} non-2xx, {primed['socket_errors']} socket "
+                            "errors")
 
-    # 4. The load runs: interleaved, target order rotated each round.
+    # 4. The load runs: interleaved; each round runs every target at every concurrency, governed targets next to
+    #    their GATEWAY_GOVERNANCE=false twin (the pair's order flips every other round, groups rotate per round).
     runs: list[dict] = []
     for rnd in range(cfg.rounds):
         for conc in cfg.concurrency:
-            order = targets[rnd % len(targets):] + targets[:rnd % len(targets)]
-            for target in order:
-                if cfg.warmup:
-                    warm = run_wrk(target, conc, cfg.warmup, key, cfg.wrk_threads)
-                    if warm["non_2xx"] or warm["socket_errors"]:
-                        failures.append(f"warm-up {target.name} c={conc} round {rnd + 1}: "
-                                        f"{warm['non_2xx']} non-2xx, {warm['socket_errors']} socket errors")
-                cpu0 = tree_cpu_seconds(target.proc.pid)
-                up0 = tree_cpu_seconds(upstream.pid)
-                data = run_wrk(target, conc, cfg.seconds, key, cfg.wrk_threads)
-                cpu = tree_cpu_seconds(target.proc.pid) - cpu0
-                up_cpu = tree_cpu_seconds(upstream.pid) - up0
-                requests = max(1, data["requests"])
-                record = {
-                    "round": rnd + 1, "target": target.name, "concurrency": conc,
-                    "rps": data["rps"], "p50_ms": data["latency_us"]["p50"] / 1000,
-                    "p99_ms": data["latency_us"]["p99"] / 1000,
-                    "server_cpu_s": cpu, "cpu_ms_per_req": cpu * 1000 / requests,
-                    "upstream_cpu_ms_per_req": up_cpu * 1000 / requests,
-                    "wrk_cpu_ms_per_req": data["wrk_cpu_s"] * 1000 / requests,
-                    # CPU burnt on this machine by anything but the server, upstream and wrk (other load): cores.
-                    "other_load_cores": max(0.0, data["machine_busy_cpu_s"] - data["wrk_cpu_s"] - up_cpu
-                                            - (0 if target.name == "direct" else cpu)) / data["wall_s"],
-                    "wrk": data,
-                }
-                runs.append(record)
-                bad = data["non_2xx"] or data["socket_errors"]
-                if bad:
-                    failures.append(f"{target.name} c={conc} round {rnd + 1}: {data['non_2xx']} non-2xx, "
-                                    f"{data['socket_errors']} socket errors {data['errors']}")
-                say(f"  round {rnd + 1}  {target.name:<8} c={conc:<3} {record['rps']:>9,.0f} rps  "
-                    f"p50 {record['p50_ms']:7.2f} ms  p99 {record['p99_ms']:7.2f} ms  "
-                    f"cpu {record['cpu_ms_per_req']:.3f} ms/req{'   <-- ERRORS' if bad else ''}")
-                if not target.proc.alive():
-                    raise RuntimeError(f"{target.name} died during the run:\n{target.proc.log_tail()}")
-        if gateway:
-            rss["after_round_mb"].append(rss_mb(gw_worker))
-            say(f"  gateway worker RSS after round {rnd + 1}: {rss['after_round_mb'][-1]:.1f} MB")
+            for name in stacks.round_order(cfg.targets, rnd):
+                runs.append(_measure(cfg, targets[name], conc, rnd, upstream, failures))
+        for name in the_stacks:
+            rss[name]["after_round_mb"].append(rss_mb(rss[name]["worker_pid"]))
+        say("  gateway worker RSS after round " + f"{rnd + 1}: "
+            + ", ".join(f"{n} {r['after_round_mb'][-1]:.1f} MB" for n, r in rss.items()))
 
-    # 5. Streaming: time to first byte and chunk spread, direct vs the gateway.
+    # 5. Streaming: time to first byte and chunk spread, direct vs the gateway (embedded, governed).
     ttfb = {}
-    if "gateway" in cfg.targets:
+    if "gateway" in targets:
+        stream_key = targets["gateway"].key
+        gw_port = the_stacks["embedded"].port
         say(f"streaming: {cfg.ttfb_n} sequential requests each to direct and the gateway "
             f"({cfg.stream_chunks} chunks, {cfg.chunk_delay_ms} ms apart) …")
-        for name, url, k in (("direct", f"http://127.0.0.1:{stream_port}{path}", stream_key),
-                             ("gateway", f"http://127.0.0.1:{gw_port}{path}", stream_key)):
-            result = subprocess.run([str(PYTHON), str(BENCH / "ttfb.py"), "--url", url, "--key", k,
+        for name, url in (("direct", f"http://127.0.0.1:{stream_port}{path}"),
+                          ("gateway", f"http://127.0.0.1:{gw_port}{path}")):
+            result = subprocess.run([str(PYTHON), str(BENCH / "ttfb.py"), "--url", url, "--key", stream_key,
                                      "--model", "bench-stream", "-n", str(cfg.ttfb_n),
                                      "--chunks", str(cfg.stream_chunks), "--delay-ms", str(cfg.chunk_delay_ms)],
                                     capture_output=True, text=True, timeout=600)
@@ -563,41 +563,47 @@ def _run(cfg: Config, procs: Processes, tmp: Path, failures: list[str]) -> int: 
                 raise RuntimeError(f"ttfb.py failed on {name}:\n{result.stdout}{result.stderr}") from None
             if ttfb[name]["non_200"] or not ttfb[name]["ok"]:
                 failures.append(f"streaming {name}: {ttfb[name]['non_200']} non-200 ({ttfb[name]['statuses']})")
-        rss["end_mb"] = rss_mb(gw_worker)
-    else:
-        rss["end_mb"] = rss["after_round_mb"][-1] if rss["after_round_mb"] else rss["start_mb"]
+    for name in rss:
+        rss[name]["end_mb"] = rss_mb(rss[name]["worker_pid"])
 
-    # The ledger: every request the gateway answered became one usage event, written by the worker.
-    if gateway:
-        rss["ledger"] = _ledger_check(runs, gw_env, logs)
-        rss["ledger"]["worker_cpu_s"] = tree_cpu_seconds(metering.pid) - metering_cpu0
-        if rss["ledger"]["rows"] < rss["ledger"]["wrk_counted_gateway_requests"]:
-            failures.append(f"the usage ledger holds {rss['ledger']['rows']} events for "
-                            f"{rss['ledger']['wrk_counted_gateway_requests']} gateway requests: metering lost events "
+    # The ledger: every request a gateway answered became one usage event, written by its stack's worker.
+    ledgers = {}
+    for name, stack in the_stacks.items():
+        ledger = ledgers[name] = _ledger_check(runs, stack)
+        ledger["worker_cpu_s"] = tree_cpu_seconds(stack.worker.pid) - metering_cpu0[name]
+        if ledger["rows"] < ledger["wrk_counted_requests"]:
+            failures.append(f"the usage ledger of stack {name} holds {ledger['rows']} events for "
+                            f"{ledger['wrk_counted_requests']} requests: metering lost events "
                             f"(see the worker's log with BENCH_KEEP_TMP=1)")
-        if not metering.alive():
-            failures.append(f"the metering worker died:\n{metering.log_tail()}")
+        if not stack.worker.alive():
+            failures.append(f"the metering worker of stack {name} died:\n{stack.worker.log_tail()}")
 
-    # 6. Optional: profile the gateway worker under c=64 with py-spy.
-    profile = None
-    if cfg.profile_seconds and "gateway" in cfg.targets:
-        profile = _profile(cfg, all_targets["gateway"], gw_worker, key, tmp)
+    # 6. Optional: profile gateway workers under load with py-spy.
+    profiles = {}
+    if cfg.profile_seconds:
+        for name in cfg.profile_targets:
+            if name in targets and targets[name].stack is not None:
+                profiles[name] = _profile(cfg, targets[name], rss[targets[name].stack.name]["worker_pid"])
 
-    report = _report(cfg, runs, rss, ttfb, failures)
-    report["profile"] = profile
+    report = _report(cfg, runs, rss, ledgers, ttfb, failures, skipped)
+    report["profile"] = profiles
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     report["meta"] = {
-        "when": stamp, "cores": os.cpu_count(), "loadavg_end": os.getloadavg(), "python": platform.python_version(),
+        "when": stamp, "cores": os.cpu_count(), "loadavg_start": loadavg_start, "loadavg_end": os.getloadavg(),
+        "python": platform.python_version(),
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in cfg.__dict__.items()},
         "git": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
                               text=True).stdout.strip(),
-        "ports": {"direct": up_port, "nginx": nginx_port, "gateway": gw_port, "stream_upstream": stream_port},
+        "ports": {"direct": up_port, "nginx": nginx_port, "stream_upstream": stream_port,
+                  **{name: s.port for name, s in the_stacks.items()}},
+        "skipped": skipped,
     }
     report["runs"] = runs
     out = cfg.out_dir / f"bench-{stamp}.json"
     out.write_text(json.dumps(report, indent=2, default=str))
     (cfg.out_dir / "latest.json").write_text(out.read_text())
     say(f"raw numbers: {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
+    say(f"load average at the end: {', '.join(f'{v:.2f}' for v in os.getloadavg())}")
 
     if failures:
         loud("THE BENCH IS INVALID — requests failed, so the figures above measure errors, not the gateway:\n!! "
@@ -606,25 +612,111 @@ def _run(cfg: Config, procs: Processes, tmp: Path, failures: list[str]) -> int: 
     return 0
 
 
-def _ledger_check(runs: list[dict], env: dict, logs: Path) -> dict:
-    """Wait (bounded) until the worker has written what the gateway published, then count the ledger."""
-    counted = sum(r["wrk"]["requests"] for r in runs if r["target"] == "gateway")
+def _start_stacks(cfg: Config, procs: Processes, tmp: Path, gw_env: dict,
+                  registry_file: Path) -> tuple[dict[str, stacks.Stack], dict[str, str]]:
+    """Set up and serve every stack the targets need; full-stack targets are skipped (loudly) without
+    PostgreSQL or redis-server."""
+    skipped: dict[str, str] = {}
+    full_targets = [t for t in cfg.targets if t in stacks.GATEWAY_TARGETS
+                    and stacks.STACKS[stacks.GATEWAY_TARGETS[t][0]][0]]
+    if full_targets:
+        problem = stacks.redis_problem() or stacks.postgres_problem(cfg.database_url)
+        if problem:
+            skipped = dict.fromkeys(full_targets, problem)
+            cfg.targets = [t for t in cfg.targets if t not in skipped]
+            loud(f"the full-stack targets {', '.join(full_targets)} are SKIPPED: {problem}")
+    the_stacks = stacks.make_stacks(stacks.stacks_needed(cfg.targets), base_env=gw_env, tmp=tmp,
+                                    free_port=free_port, database_base=cfg.database_url)
+    if not the_stacks:
+        return the_stacks, skipped
+    say(f"setting up the gateway stacks ({', '.join(the_stacks)}): migrate, registry apply, the bench's plans "
+        "and keys …")
+    if os.geteuid() == 0:
+        os.chmod(tmp, 0o755)  # the private redis-servers run as nobody
+    for stack in the_stacks.values():
+        if stack.full:
+            stacks.start_redis(stack, procs, tmp, free_port)
+            if not cfg.keep_tmp:
+                _cleanups.append(lambda url=stack.database_url: stacks.recreate_database(url, drop_only=True))
+    started = time.monotonic()
+    stacks.set_up_all(the_stacks, manage=manage, registry_file=registry_file)
+    say(f"  set up in {time.monotonic() - started:.0f} s; serving …")
+    for stack in the_stacks.values():
+        stacks.serve(stack, procs, root=ROOT, venv_bin=VENV_BIN)
+    return the_stacks, skipped
+
+
+def _cpu(pids: list[int | None]) -> list[float]:
+    """CPU seconds of each process tree (None: 0), from one reading of /proc."""
+    table = _proc_table()
+    return [sum(table[p][1] for p in descendants(pid, table)) / CLK_TCK if pid else 0.0 for pid in pids]
+
+
+def _measure(cfg: Config, target: Target, conc: int, rnd: int, upstream: Proc, failures: list[str]) -> dict:
+    """One measured wrk run (after its warm-up): rps, latency, and CPU per request of the server, the upstream,
+    the stack's redis-server and its metering worker."""
+    if cfg.warmup:
+        warm = run_wrk(target, conc, cfg.warmup, cfg.wrk_threads)
+        if warm["non_2xx"] or warm["socket_errors"]:
+            failures.append(f"warm-up {target.name} c={conc} round {rnd + 1}: "
+                            f"{warm['non_2xx']} non-2xx, {warm['socket_errors']} socket errors")
+    stack = target.stack
+    pids = [target.proc.pid, upstream.pid, target.redis.pid if target.redis else None,
+            stack.worker.pid if stack else None]
+    before = _cpu(pids)
+    data = run_wrk(target, conc, cfg.seconds, cfg.wrk_threads)
+    cpu, up_cpu, redis_cpu, worker_cpu = (b - a for a, b in zip(before, _cpu(pids), strict=True))
+    requests = max(1, data["requests"])
+    record = {
+        "round": rnd + 1, "target": target.name, "concurrency": conc,
+        "rps": data["rps"], "p50_ms": data["latency_us"]["p50"] / 1000,
+        "p99_ms": data["latency_us"]["p99"] / 1000,
+        "server_cpu_s": cpu, "cpu_ms_per_req": cpu * 1000 / requests,
+        "upstream_cpu_ms_per_req": up_cpu * 1000 / requests,
+        # The stack's own redis-server (full stack: limiter, stream, broker, config versions); None without one.
+        "redis_cpu_ms_per_req": redis_cpu * 1000 / requests if target.redis else None,
+        # The stack's metering worker during the run (it trails the gateway by about a second: indicative).
+        "worker_cpu_ms_per_req": worker_cpu * 1000 / requests if stack else None,
+        "wrk_cpu_ms_per_req": data["wrk_cpu_s"] * 1000 / requests,
+        # CPU burnt on this machine by anything but the server, its redis, the upstream and wrk (other load): cores.
+        "other_load_cores": max(0.0, data["machine_busy_cpu_s"] - data["wrk_cpu_s"] - up_cpu - redis_cpu
+                                - (0 if target.name == "direct" else cpu)) / data["wall_s"],
+        "wrk": data,
+    }
+    bad = data["non_2xx"] or data["socket_errors"]
+    if bad:
+        failures.append(f"{target.name} c={conc} round {rnd + 1}: {data['non_2xx']} non-2xx, "
+                        f"{data['socket_errors']} socket errors {data['errors']}")
+    redis_note = f" (+redis {record['redis_cpu_ms_per_req']:.3f})" if target.redis else ""
+    say(f"  round {rnd + 1}  {target.name:<15} c={conc:<3} {record['rps']:>9,.0f} rps  "
+        f"p50 {record['p50_ms']:7.2f} ms  p99 {record['p99_ms']:7.2f} ms  "
+        f"cpu {record['cpu_ms_per_req']:.3f}{redis_note} ms/req{'   <-- ERRORS' if bad else ''}")
+    if not target.proc.alive():
+        raise RuntimeError(f"{target.name} died during the run:\n{target.proc.log_tail()}")
+    return record
+
+
+def _ledger_check(runs: list[dict], stack: stacks.Stack) -> dict:
+    """Wait (bounded) until the stack's worker has written what its gateway recorded, then count the ledger."""
+    mine = {t for t, (s, _) in stacks.GATEWAY_TARGETS.items() if s == stack.name}
+    counted = sum(r["wrk"]["requests"] for r in runs if r["target"] in mine)
     script = "from portal.models import UsageEvent; print(UsageEvent.objects.count())"
     rows, started, previous = 0, time.monotonic(), -1
     while time.monotonic() - started < 120:
-        rows = int(manage(["shell", "-c", script], env, logs / "ledger.log").strip().splitlines()[-1])
+        rows = int(manage(["shell", "-c", script], stack.env, stack.logs / "ledger.log").strip().splitlines()[-1])
         if rows == previous:
             break
         previous = rows
         time.sleep(3)
-    return {"rows": rows, "wrk_counted_gateway_requests": counted, "drain_s": time.monotonic() - started}
+    return {"rows": rows, "wrk_counted_requests": counted, "drain_s": time.monotonic() - started}
 
 
-def _report(cfg: Config, runs: list[dict], rss: dict, ttfb: dict, failures: list[str]) -> dict:  # noqa: C901
+def _report(cfg: Config, runs: list[dict], rss: dict, ledgers: dict, ttfb: dict, failures: list[str],  # noqa: C901
+            skipped: dict[str, str]) -> dict:
     summary: dict[str, dict[int, dict]] = {}
     say("")
-    header = f"{'target':<9}{'conc':>5}{'rps':>11}{'p50 ms':>9}{'p99 ms':>9}{'CPU ms/req':>12}{'rps/core':>10}" \
-             f"{'other load':>12}   rps per round"
+    header = f"{'target':<15}{'conc':>5}{'rps':>10}{'p50 ms':>9}{'p99 ms':>9}{'CPU ms/req':>12}{'+redis':>8}" \
+             f"{'rps/core':>10}{'other load':>12}   rps per round"
     say(header)
     say("-" * len(header))
     for target in cfg.targets:
@@ -638,17 +730,23 @@ def _report(cfg: Config, runs: list[dict], rss: dict, ttfb: dict, failures: list
                 "p99_ms": median([r["p99_ms"] for r in mine]),
                 "cpu_ms_per_req": median([r["cpu_ms_per_req"] for r in mine]),
                 "upstream_cpu_ms_per_req": median([r["upstream_cpu_ms_per_req"] for r in mine]),
+                "redis_cpu_ms_per_req": median([r.get("redis_cpu_ms_per_req") for r in mine]),
+                "worker_cpu_ms_per_req": median([r.get("worker_cpu_ms_per_req") for r in mine]),
                 "other_load_cores": median([r["other_load_cores"] for r in mine]),
                 "rps_rounds": [round(r["rps"]) for r in mine],
             }
             row["rps_per_core"] = 1000 / row["cpu_ms_per_req"] if row["cpu_ms_per_req"] > 0 else float("nan")
             summary.setdefault(target, {})[conc] = row
-            say(f"{target:<9}{conc:>5}{fmt(row['rps'], 0):>11}{fmt(row['p50_ms']):>9}{fmt(row['p99_ms']):>9}"
-                f"{fmt(row['cpu_ms_per_req'], 3):>12}{fmt(row['rps_per_core'], 0):>10}"
+            say(f"{target:<15}{conc:>5}{fmt(row['rps'], 0):>10}{fmt(row['p50_ms']):>9}{fmt(row['p99_ms']):>9}"
+                f"{fmt(row['cpu_ms_per_req'], 3):>12}{fmt(row['redis_cpu_ms_per_req'], 3):>8}"
+                f"{fmt(row['rps_per_core'], 0):>10}"
                 f"{fmt(row['other_load_cores'], 2):>12}   {row['rps_rounds']}")
-    say("(medians over rounds; CPU ms/req = user+system CPU of that server's process tree ÷ requests; "
-        "rps/core = 1000 ÷ CPU ms/req;\n other load = cores busy with anything but wrk, the upstream and the server "
-        "during the run)")
+    say("(medians over rounds; CPU ms/req = user+system CPU of that server's process tree ÷ requests; +redis = the "
+        "full stack's own\n redis-server, per request; rps/core = 1000 ÷ CPU ms/req of the server alone; other load = "
+        "cores busy with anything\n but wrk, the upstream, the server and its redis during the run, its metering "
+        "worker included)")
+    for target, why in skipped.items():
+        say(f"{target:<15} SKIPPED: {why}")
 
     def cell(target: str, conc: int, key: str) -> float:
         return summary.get(target, {}).get(conc, {}).get(key, float("nan"))
@@ -713,54 +811,142 @@ def _report(cfg: Config, runs: list[dict], rss: dict, ttfb: dict, failures: list
             f"{g['spread_ms_p50']:.0f} ms of the upstream's {g['expected_spread_ms']:.0f} ms "
             f"(direct: {ttfb['direct']['reads_p50']:g} reads, {ttfb['direct']['spread_ms_p50']:.0f} ms) → "
             f"{'not buffered' if spread else 'BUFFERED'} ({verdict(spread)})")
-    rounds_rss = rss["after_round_mb"]
-    growth = (rss["end_mb"] - rss["start_mb"])
-    ratios.update(rss_start_mb=rss["start_mb"], rss_end_mb=rss["end_mb"], rss_growth_mb=growth)
-    if "gateway" in cfg.targets:
-        say(f"  gateway worker RSS: {rss['start_mb']:.1f} MB at start → {', '.join(f'{v:.1f}' for v in rounds_rss)}"
-            f" after each round → {rss['end_mb']:.1f} MB at the end (aim < {AIM_RSS_MB:g} MB: "
-            f"{verdict(max([rss['end_mb'], *rounds_rss]) < AIM_RSS_MB)}; growth {growth:+.1f} MB)")
-    if rss.get("ledger"):
-        ledger = rss["ledger"]
-        say(f"  usage ledger: {ledger['rows']:,} events written by the worker for the {ledger['wrk_counted_gateway_requests']:,}"
-            f" gateway requests wrk counted (plus warm-ups and streams; settled {ledger['drain_s']:.0f} s after the load);"
-            f"\n    the metering worker (Celery, off the request path) spent "
+    for name, r in rss.items():
+        rounds_rss = r["after_round_mb"]
+        growth = r["end_mb"] - r["start_mb"]
+        label = "gateway worker RSS" + ("" if name == "embedded" else f" ({name})")
+        aim = f"aim < {AIM_RSS_MB:g} MB: {verdict(max([r['end_mb'], *rounds_rss]) < AIM_RSS_MB)}; " \
+            if name == "embedded" else ""
+        say(f"  {label}: {r['start_mb']:.1f} MB at start → {', '.join(f'{v:.1f}' for v in rounds_rss)}"
+            f" after each round → {r['end_mb']:.1f} MB at the end ({aim}growth {growth:+.1f} MB)")
+    if "embedded" in rss:
+        r = rss["embedded"]
+        ratios.update(rss_start_mb=r["start_mb"], rss_end_mb=r["end_mb"], rss_growth_mb=r["end_mb"] - r["start_mb"])
+    for name, ledger in ledgers.items():
+        say(f"  usage ledger ({name}): {ledger['rows']:,} events written by the worker for the "
+            f"{ledger['wrk_counted_requests']:,} requests wrk counted (plus warm-ups and streams; settled "
+            f"{ledger['drain_s']:.0f} s after the load); the metering worker (Celery, off the request path) spent "
             f"{ledger['worker_cpu_s'] * 1000 / max(1, ledger['rows']):.3f} ms CPU per event written")
+    ratios["governance"] = _governance_report(cfg, runs, ledgers)
     say(f"  sanity: {'every run answered 2xx with no socket errors' if not failures else 'FAILED (see below)'}")
     return {"summary": {t: {str(c): v for c, v in rows.items()} for t, rows in summary.items()},
-            "ratios": ratios, "rss": rss, "ttfb": ttfb, "failures": failures}
+            "ratios": ratios, "rss": rss, "ledgers": ledgers, "ttfb": ttfb, "failures": failures}
 
 
-def _profile(cfg: Config, target: Target, pid: int, key: str, tmp: Path) -> dict | None:
+def _governance_report(cfg: Config, runs: list[dict], ledgers: dict) -> dict:
+    """The cost of governance: each governed target against its GATEWAY_GOVERNANCE=false twin, paired by round.
+
+    Per round and concurrency the two runs were next to each other, so each round gives one difference of CPU per
+    request (gateway, plus the stack's redis-server in the full stack) and one ratio of throughput; the figures
+    are the medians of those paired values.
+    """
+    def run_of(target: str, conc: int, rnd: int) -> dict | None:
+        return next((r for r in runs if r["target"] == target and r["concurrency"] == conc and r["round"] == rnd),
+                    None)
+
+    pairs = [(t, b) for t, b in stacks.BASELINE.items() if t in cfg.targets and b in cfg.targets]
+    if not pairs:
+        return {}
+    say("")
+    say("Cost of governance (issue 10: limits + lossless metering on, against GATEWAY_GOVERNANCE=false; "
+        f"aim < {AIM_GOVERNANCE_CPU_MS:g} ms CPU/request and < {AIM_GOVERNANCE_RPS:.0%} of throughput),")
+    say("paired by round (medians of the per-round differences; CPU = the gateway's process tree, plus its own "
+        "redis-server in the full stack):")
+    out: dict = {}
+    for target, baseline in pairs:
+        full = stacks.MODE[target] == "full stack"
+        for conc in cfg.concurrency:
+            d_cpu, d_gw, d_redis, d_rps, on_cpu, off_cpu, on_rps, off_rps = [], [], [], [], [], [], [], []
+            for rnd in range(1, cfg.rounds + 1):
+                on, off = run_of(target, conc, rnd), run_of(baseline, conc, rnd)
+                if on is None or off is None:
+                    continue
+                total_on = on["cpu_ms_per_req"] + (on["redis_cpu_ms_per_req"] or 0)
+                total_off = off["cpu_ms_per_req"] + (off["redis_cpu_ms_per_req"] or 0)
+                on_cpu.append(total_on)
+                off_cpu.append(total_off)
+                d_cpu.append(total_on - total_off)
+                d_gw.append(on["cpu_ms_per_req"] - off["cpu_ms_per_req"])
+                d_redis.append((on["redis_cpu_ms_per_req"] or 0) - (off["redis_cpu_ms_per_req"] or 0))
+                on_rps.append(on["rps"])
+                off_rps.append(off["rps"])
+                d_rps.append(on["rps"] / off["rps"] - 1 if off["rps"] else float("nan"))
+            if not d_cpu:
+                continue
+            cell = {"mode": stacks.MODE[target], "baseline": baseline,
+                    "cpu_on_ms": median(on_cpu), "cpu_off_ms": median(off_cpu), "delta_cpu_ms": median(d_cpu),
+                    "delta_gateway_cpu_ms": median(d_gw), "delta_redis_cpu_ms": median(d_redis),
+                    "rps_on": median(on_rps), "rps_off": median(off_rps), "delta_rps": median(d_rps),
+                    "delta_cpu_rounds": [round(v, 3) for v in d_cpu], "delta_rps_rounds": [round(v, 3) for v in d_rps]}
+            cell["cpu_met"] = cell["delta_cpu_ms"] < AIM_GOVERNANCE_CPU_MS
+            cell["rps_met"] = -cell["delta_rps"] < AIM_GOVERNANCE_RPS
+            out.setdefault(target, {})[str(conc)] = cell
+            split = (f" (gateway {cell['delta_gateway_cpu_ms']:+.3f}, redis {cell['delta_redis_cpu_ms']:+.3f})"
+                     if full else "")
+            say(f"  {cell['mode']:<10} {target:<14} vs {baseline:<12} c={conc:<3} CPU/req {cell['cpu_on_ms']:.3f} vs "
+                f"{cell['cpu_off_ms']:.3f} ms → {cell['delta_cpu_ms']:+.3f} ms{split} "
+                f"[{', '.join(f'{v:+.3f}' for v in d_cpu)}] ({'met' if cell['cpu_met'] else 'NOT met'});")
+            say(f"  {'':<10} {'':<14}    {'':<12}       rps {fmt(cell['rps_on'], 0)} vs {fmt(cell['rps_off'], 0)} → "
+                f"{cell['delta_rps']:+.1%} [{', '.join(f'{v:+.1%}' for v in d_rps)}] "
+                f"({'met' if cell['rps_met'] else 'NOT met'})")
+    for name, ledger in ledgers.items():
+        out.setdefault("metering_worker_ms_per_event", {})[name] = ledger["worker_cpu_s"] * 1000 / max(1, ledger["rows"])
+    if out.get("metering_worker_ms_per_event"):
+        say("  metering worker CPU per event written (off the request path): " + ", ".join(
+            f"{name} {v:.3f} ms" for name, v in out["metering_worker_ms_per_event"].items()))
+    return out
+
+
+def _profile(cfg: Config, target: Target, pid: int) -> dict | None:
+    """py-spy on a gateway worker under wrk; the summary (bench/profile_summary.py) turns the shares of the
+    governance functions into ms per request with the CPU per request measured during the same run."""
     pyspy = shutil.which("py-spy", path=f"{VENV_BIN}:{os.environ.get('PATH', '')}")
     if not pyspy:
         say("profile: py-spy is not installed (.venv/bin/pip install py-spy); skipped")
         return None
     conc = cfg.profile_concurrency or max(cfg.concurrency)
-    raw = cfg.out_dir / f"profile-gateway-c{conc}.txt"
-    say(f"profile: py-spy on the gateway worker (pid {pid}) for {cfg.profile_seconds} s under c={conc} …")
-    spy = subprocess.Popen([pyspy, "record", "--pid", str(pid), "--rate", "200", "--duration",
-                            str(cfg.profile_seconds), "--format", "raw", "--output", str(raw), "--nonblocking"],
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, preexec_fn=_child_setup)
+    raw = cfg.out_dir / f"profile-{target.name}-c{conc}.txt"
+    raw_worker = cfg.out_dir / f"profile-{target.name}-metering-worker-c{conc}.txt"
+    worker = target.stack.worker.pid
+    say(f"profile: py-spy on {target.name}'s gateway worker (pid {pid}) and its metering worker (pid {worker}) for "
+        f"{cfg.profile_seconds} s under c={conc} …")
+    spies = [subprocess.Popen([pyspy, "record", "--pid", str(p), "--rate", "200", "--duration",
+                               str(cfg.profile_seconds), "--format", "raw", "--output", str(out), "--nonblocking",
+                               ],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, preexec_fn=_child_setup)
+             for p, out in ((pid, raw), (worker, raw_worker))]
     try:
         time.sleep(0.5)
-        run_wrk(target, conc, cfg.profile_seconds + 1, key, cfg.wrk_threads)
-        log, _ = spy.communicate(timeout=60)
+        pids = [target.proc.pid, worker]
+        before = _cpu(pids)
+        data = run_wrk(target, conc, cfg.profile_seconds + 1, cfg.wrk_threads)
+        cpu_ms, worker_ms = ((b - a) * 1000 / max(1, data["requests"]) for a, b in zip(before, _cpu(pids),
+                                                                                       strict=True))
+        logs = [spy.communicate(timeout=60)[0] for spy in spies]
     finally:
-        if spy.poll() is None:
-            os.killpg(spy.pid, signal.SIGKILL)
-            spy.wait()
-    if spy.returncode or not raw.exists():
-        say(f"profile: py-spy failed:\n{log}")
+        for spy in spies:
+            if spy.poll() is None:
+                os.killpg(spy.pid, signal.SIGKILL)
+                spy.wait()
+    if spies[0].returncode or not raw.exists():
+        say(f"profile: py-spy failed:\n{logs[0]}")
         return None
-    sys.path.insert(0, str(BENCH))
     from profile_summary import summarize
 
-    text, data = summarize(raw)
-    text = f"(c={conc}, {cfg.profile_seconds} s, raw stacks: {raw})\n" + text
-    (cfg.out_dir / f"profile-summary-c{conc}.txt").write_text(text)
+    text, summary = summarize(raw, cpu_ms_per_req=cpu_ms)
+    text = (f"({target.name}, c={conc}, {cfg.profile_seconds} s, {data['rps']:,.0f} rps while profiled, "
+            f"{cpu_ms:.3f} ms CPU/request; raw stacks: {raw})\n" + text)
+    (cfg.out_dir / f"profile-summary-{target.name}-c{conc}.txt").write_text(text)
     say(text)
-    return data
+    summary.update(rps=data["rps"], cpu_ms_per_req=cpu_ms, non_2xx=data["non_2xx"],
+                   metering_worker_cpu_ms_per_req=worker_ms)
+    if raw_worker.exists():
+        worker_text, summary["metering_worker"] = summarize(raw_worker, top=12)
+        worker_text = (f"(the metering worker of {target.name}'s stack during the same run: {worker_ms:.3f} ms "
+                       f"CPU per gateway request; raw stacks: {raw_worker})\n" + worker_text)
+        (cfg.out_dir / f"profile-summary-{target.name}-metering-worker-c{conc}.txt").write_text(worker_text)
+        say(worker_text)
+    return summary
 
 
 if __name__ == "__main__":

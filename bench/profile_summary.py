@@ -1,7 +1,7 @@
 """Summarise a py-spy "raw" (collapsed stacks) profile: where the gateway worker spends its CPU.
 
     .venv/bin/py-spy record --pid WORKER --format raw -o prof.txt --nonblocking -d 20
-    .venv/bin/python bench/profile_summary.py prof.txt
+    .venv/bin/python bench/profile_summary.py prof.txt [TOP [CPU_MS_PER_REQUEST]]
 
 py-spy samples only threads that are running (not idle), so the percentages are shares of the
 worker's busy time. Samples without any Python frame (granian's Rust threads, which py-spy sees
@@ -44,7 +44,40 @@ def _package(path: str) -> str:
     return parts[0]
 
 
-def summarize(raw: Path, top: int = 15) -> tuple[str, dict]:
+# What governance (issue 10: limits + lossless metering) runs per call, as (label, frame "file:function").
+# Inclusive: a function counts in every sample where it is on the stack (its callees included).
+GOVERNANCE = (
+    ("limits step: admit()", "gateway/pipeline/limits.py:admit"),
+    ("  rules_for (the snapshot's limit table)", "portal/limits.py:LimitTable.rules_for"),
+    ("  demand_of (prompt estimate, reservation)", "gateway/pipeline/limits.py:demand_of"),
+    ("  Limiter.admit", "gateway/limits/limiter.py:Limiter.admit"),
+    ("    Periods.at (day and month, per call)", "gateway/limits/__init__.py:Periods.at"),
+    ("    LocalLimiter.admit_now (embedded)", "gateway/limits/local_limiter.py:LocalLimiter.admit_now"),
+    ("    RedisLimiter.admit (full stack: the Lua round trip)", "gateway/limits/redis_limiter.py:RedisLimiter.admit"),
+    ("  rate_limit_headers", "gateway/pipeline/limits.py:rate_limit_headers"),
+    ("finish() (also when off: the event is built either way)", "gateway/pipeline/finish.py:finish"),
+    ("  usage_event (built when off too)", "gateway/pipeline/finish.py:usage_event"),
+    ("  event_bytes (orjson of the event)", "gateway/metering.py:event_bytes"),
+    ("  Limiter.settle", "gateway/limits/limiter.py:Limiter.settle"),
+    ("    LocalLimiter.settle_now (embedded)", "gateway/limits/local_limiter.py:LocalLimiter.settle_now"),
+    ("    Journal.append (embedded: one write(2))", "portal/usage_journal.py:Journal.append"),
+    ("    RedisLimiter.settle (full stack: Lua settle + XADD)", "gateway/limits/redis_limiter.py:RedisLimiter.settle"),
+    ("  queue_usage (off only)", "gateway/metering.py:queue_usage"),
+    ("flusher: flush() (seal + nudge; off: publish the batch)", "gateway/metering.py:flush"),
+    ("  batch_payload (off only: orjson of the batch)", "gateway/metering.py:batch_payload"),
+)
+# Library code governance brings in, by package (inclusive: any frame of the package on the stack).
+GOVERNANCE_LIBRARIES = (("redis-py (the async client: command packing, reply parsing)", "redis/"),)
+
+
+def _match(name: str, frame: str) -> bool:
+    """``name`` ("/abs/path/gateway/pipeline/limits.py:admit" or relative) is the frame ``file:function``."""
+    file, _, func = frame.rpartition(":")
+    name_file, _, name_func = name.rpartition(":")
+    return name_func == func and (name_file == file or name_file.endswith("/" + file))
+
+
+def summarize(raw: Path, top: int = 15, cpu_ms_per_req: float | None = None) -> tuple[str, dict]:
     self_time: Counter = Counter()
     inclusive: Counter = Counter()
     packages: Counter = Counter()
@@ -79,8 +112,24 @@ def summarize(raw: Path, top: int = 15) -> tuple[str, dict]:
     other = [(name, n) for name, n in inclusive.most_common() if not name.startswith(PROJECT + PLUMBING)]
     lines += ["", f"top {top} library functions by inclusive time:"]
     lines += [f"  {pct(n)}  {name}" for name, n in other[:top]]
+    governance = {}
+    for label, frame in GOVERNANCE:
+        n = sum(v for name, v in inclusive.items() if _match(name, frame))
+        if n:
+            governance[label] = n
+    for label, package in GOVERNANCE_LIBRARIES:
+        n = library_samples(raw, package)
+        if n:
+            governance[label] = n
+    if governance:
+        per = f" ≈ ms/request (of {cpu_ms_per_req:.3f} measured)" if cpu_ms_per_req else ""
+        lines += ["", f"governance functions by inclusive time (share of busy samples{per}):"]
+        for label, n in governance.items():
+            ms = f"  {cpu_ms_per_req * n / total:6.3f} ms" if cpu_ms_per_req else ""
+            lines.append(f"  {pct(n)}{ms}  {label}")
     data = {
         "samples": total,
+        "governance_inclusive": {k.strip(): round(100 * v / total, 2) for k, v in governance.items()},
         "packages_self": {k: round(100 * v / total, 2) for k, v in packages.most_common(20)},
         "self": {k: round(100 * v / total, 2) for k, v in self_time.most_common(40)},
         "project_inclusive": {k: round(100 * v / total, 2) for k, v in project[:40]},
@@ -89,6 +138,18 @@ def summarize(raw: Path, top: int = 15) -> tuple[str, dict]:
     return "\n".join(lines) + "\n", data
 
 
+def library_samples(raw: Path, package: str) -> int:
+    """Samples with any frame of ``package`` (``redis/``: site-packages/redis/...) on the stack."""
+    needle = f"({package}"  # py-spy names library files from their package: "(redis/asyncio/client.py:…)"
+    n = 0
+    for line in Path(raw).read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if count.isdigit() and needle in stack:
+            n += int(count)
+    return n
+
+
 if __name__ == "__main__":
-    text, _ = summarize(Path(sys.argv[1]), top=int(sys.argv[2]) if len(sys.argv) > 2 else 15)
+    text, _ = summarize(Path(sys.argv[1]), top=int(sys.argv[2]) if len(sys.argv) > 2 else 15,
+                        cpu_ms_per_req=float(sys.argv[3]) if len(sys.argv) > 3 else None)
     print(text, end="")
