@@ -16,6 +16,7 @@ enforced by the local limiter at 1/N of their limits (N = ``GATEWAY_PROCESSES``)
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -73,7 +74,21 @@ class Periods:
 
     @classmethod
     def at(cls, now: datetime | None = None) -> Periods:
-        now = now or datetime.now(UTC)
+        """The periods of ``now`` (default: this second's, computed once per second: two strftime and some
+        date arithmetic cost more than the in-process limiter itself, measured)."""
+        if now is None:
+            second = int(time.time())
+            cached = _periods_cache.get(second)
+            if cached is not None:
+                return cached
+            periods = cls._compute(datetime.fromtimestamp(second, UTC))
+            _periods_cache.clear()
+            _periods_cache[second] = periods
+            return periods
+        return cls._compute(now)
+
+    @classmethod
+    def _compute(cls, now: datetime) -> Periods:
         tomorrow = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
         next_month = (now.replace(day=28) + timedelta(days=4)).replace(day=1, hour=0, minute=0, second=0,
                                                                        microsecond=0)
@@ -83,3 +98,6 @@ class Periods:
         return cls(day=now.strftime("%Y%m%d"), month=now.strftime("%Y%m"), day_reset_ms=day_reset,
                    month_reset_ms=month_reset, day_ttl=day_reset // 1000 + 86_400,
                    month_ttl=month_reset // 1000 + 86_400)
+
+
+_periods_cache: dict[int, Periods] = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 
 from django.conf import settings
@@ -32,6 +33,55 @@ def _int(value) -> int:
     return int(value) if value is not None else 0
 
 
+class _GroupCommit:
+    """Script calls made in the same event-loop turn go to Redis as one pipelined round trip.
+
+    Each caller still awaits its own reply (so a settled event is in the stream before its response
+    ends); under concurrency, many calls share one send and one read. Measured in ``bench/``: the
+    client's CPU per admit + settle halves at concurrency 64, and nothing is lost at concurrency 1
+    (a turn with one call is one plain round trip).
+    """
+
+    def __init__(self, client) -> None:
+        self._client = client
+        self._queued: list[tuple[object, list, asyncio.Future]] = []
+
+    def call(self, script, args: list) -> asyncio.Future:
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        if not self._queued:
+            loop.call_soon(self._start)
+        self._queued.append((script, args, future))
+        return future
+
+    def _start(self) -> None:
+        batch, self._queued = self._queued, []
+        asyncio.ensure_future(self._send(batch))
+
+    async def _send(self, batch: list[tuple[object, list, asyncio.Future]]) -> None:
+        try:
+            if len(batch) == 1:
+                script, args, future = batch[0]
+                results = [await script(keys=[], args=args)]
+            else:
+                async with self._client.pipeline(transaction=False) as pipe:
+                    for script, args, _ in batch:
+                        await script(keys=[], args=args, client=pipe)
+                    results = await pipe.execute(raise_on_error=False)
+        except BaseException as exc:  # the round trip failed: every call in it fails the same way
+            for _, _, future in batch:
+                if not future.done():
+                    future.set_exception(exc if isinstance(exc, Exception) else ConnectionError(str(exc)))
+            return
+        for (_, _, future), result in zip(batch, results, strict=True):
+            if future.done():  # its caller was cancelled
+                continue
+            if isinstance(result, Exception):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
+
+
 class RedisLimiter:
     """Admit and settle with one round trip each; raises ``redis`` / ``OSError`` errors when Redis fails."""
 
@@ -40,6 +90,7 @@ class RedisLimiter:
         self._client = None
         self._admit = None
         self._settle = None
+        self._group: _GroupCommit | None = None
 
     def _redis(self):
         if self._client is None:
@@ -54,6 +105,7 @@ class RedisLimiter:
                                                    max_connections=256)
             self._admit = self._client.register_script(ADMIT)
             self._settle = self._client.register_script(SETTLE)
+            self._group = _GroupCommit(self._client)
         return self._client
 
     async def admit(self, rules: Sequence[LimitRule], demand: Demand, periods: Periods) -> Admission:
@@ -63,7 +115,7 @@ class RedisLimiter:
                 settings.GATEWAY_MAX_CALL_SECONDS * 1000, len(rules)]
         for rule in rules:
             args.extend(_rule_args(rule))
-        result = await self._admit(keys=[], args=args)
+        result = await self._group.call(self._admit, args)
         admitted, index, what, retry, rl, rr, rt, tl, tr, tt, shadow = result
         return Admission(
             admitted=bool(admitted), refused_by=rules[index - 1] if index else None,
@@ -85,7 +137,7 @@ class RedisLimiter:
                 settings.USAGE_STREAM, event, len(charged)]
         for rule in charged:
             args.extend(_settle_args(rule))
-        await self._settle(keys=[], args=args)
+        await self._group.call(self._settle, args)
 
     async def append_events(self, events: Sequence[bytes]) -> None:
         """Append usage events to the stream (a replayed journal); one pipelined round trip."""

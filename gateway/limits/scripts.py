@@ -98,6 +98,7 @@ for i, r in ipairs(rules) do
   if r.conc >= 0 or r.strict then purge(P, now) end
   if r.rpm >= 0 then
     local used = tonumber(redis.call('GET', P .. ':rpm') or '0')
+    r.rpm_used = used
     if used + 1 > r.rpm then why, wait = 'requests_per_minute', redis.call('PTTL', P .. ':rpm') end
   end
   if not why and r.burst >= 0 then
@@ -110,6 +111,7 @@ for i, r in ipairs(rules) do
   end
   if not why and r.tpm >= 0 then
     local used = tonumber(redis.call('GET', P .. ':tpm') or '0')
+    r.tpm_used = used
     if used > 0 and used + reserve > r.tpm then why, wait = 'tokens_per_minute', redis.call('PTTL', P .. ':tpm') end
   end
   if not why and r.conc >= 0 then
@@ -135,33 +137,41 @@ for i, r in ipairs(rules) do
   end
 end
 
-local function headers()
-  local rl, rr, rt, tl, tr, tt = -1, -1, 0, -1, -1, 0
+-- The tightest level's figures for the rate-limit headers, from what phase 1 read (plus what this call
+-- was charged); only the chosen counters' expiries are read.
+local function headers(charged)
+  local best = {requests = {nil, -1, -1}, tokens = {nil, -1, -1}}
   for _, r in ipairs(rules) do
-    if r.rpm >= 0 and not r.shadow then
-      local used = tonumber(redis.call('GET', r.P .. ':rpm') or '0')
-      local left = math.max(r.rpm - used, 0)
-      if rr < 0 or left < rr then
-        rl, rr = r.rpm, left
-        rt = redis.call('PTTL', r.P .. ':rpm')
-        if rt < 0 then rt = 60000 end
-      end
-    end
-    if r.tpm >= 0 and not r.shadow then
-      local used = tonumber(redis.call('GET', r.P .. ':tpm') or '0')
-      local left = math.max(r.tpm - used, 0)
-      if tr < 0 or left < tr then
-        tl, tr = r.tpm, left
-        tt = redis.call('PTTL', r.P .. ':tpm')
-        if tt < 0 then tt = 60000 end
+    if not r.shadow then
+      for _, kind in ipairs({{'requests', r.rpm, ':rpm', 'rpm_used', 1}, {'tokens', r.tpm, ':tpm', 'tpm_used', reserve}}) do
+        local name, limit, suffix, field, step = kind[1], kind[2], kind[3], kind[4], kind[5]
+        if limit >= 0 then
+          local used = r[field]
+          if used == nil then used = tonumber(redis.call('GET', r.P .. suffix) or '0')
+          elseif charged then used = used + step end
+          local left = math.max(limit - used, 0)
+          if best[name][3] < 0 or left < best[name][3] then best[name] = {r.P .. suffix, limit, left} end
+        end
       end
     end
   end
-  return rl, rr, rt, tl, tr, tt
+  local out = {}
+  for _, name in ipairs({'requests', 'tokens'}) do
+    local key, limit, left = best[name][1], best[name][2], best[name][3]
+    local reset = 0
+    if key then
+      reset = redis.call('PTTL', key)
+      if reset < 0 then reset = 60000 end
+    end
+    table.insert(out, limit)
+    table.insert(out, left)
+    table.insert(out, reset)
+  end
+  return out[1], out[2], out[3], out[4], out[5], out[6]
 end
 
 if refused > 0 then
-  local rl, rr, rt, tl, tr, tt = headers()
+  local rl, rr, rt, tl, tr, tt = headers(false)
   return {0, refused, what, retry, rl, rr, rt, tl, tr, tt, table.concat(shadows, ',')}
 end
 
@@ -194,7 +204,7 @@ for i, r in ipairs(rules) do
     end
   end
 end
-local rl, rr, rt, tl, tr, tt = headers()
+local rl, rr, rt, tl, tr, tt = headers(true)
 return {1, 0, '', 0, rl, rr, rt, tl, tr, tt, table.concat(shadows, ',')}
 """
 
