@@ -10,6 +10,8 @@ README's "Plans and limits" for the rules).
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -191,7 +193,9 @@ class AlertWebhook(models.Model):
         ordering = ["pk"]
 
     def __str__(self) -> str:
-        return self.url
+        # Only where it goes: chat-tool webhook URLs often carry a credential in their path or query.
+        parts = urlsplit(self.url)
+        return f"{parts.scheme}://{parts.hostname or ''}/…"
 
 
 class UsageRollup(models.Model):
@@ -203,9 +207,10 @@ class UsageRollup(models.Model):
 
     granularity = models.CharField(max_length=4, choices=[("hour", "Hour"), ("day", "Day")])
     bucket_start = models.DateTimeField()
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
-    application = models.ForeignKey("portal.Application", on_delete=models.CASCADE, related_name="+")
-    key = models.ForeignKey("portal.ApiKey", on_delete=models.CASCADE, related_name="+")
+    # PROTECT, as the ledger: once raw events are pruned, the rollups are the only record of the spend.
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="+")
+    application = models.ForeignKey("portal.Application", on_delete=models.PROTECT, related_name="+")
+    key = models.ForeignKey("portal.ApiKey", on_delete=models.PROTECT, related_name="+")
     alias = models.CharField(max_length=100)
     endpoint_id = models.PositiveBigIntegerField(default=0, help_text="0: no endpoint was called.")
     requests = models.PositiveBigIntegerField(default=0)
