@@ -118,7 +118,7 @@ USAGE_JOURNAL_DIR = Path(env.str("USAGE_JOURNAL_DIR", "") or DATA_DIR / "usage-j
 USAGE_RETENTION_DAYS = env.int("USAGE_RETENTION_DAYS", 90)
 # Budget alert thresholds, percent of a budget (each sent once per period).
 # How often a worker checks the budgets of the callers it wrote usage for (each check sums their period's spend).
-BUDGET_ALERT_CHECK_SECONDS = env.float("BUDGET_ALERT_CHECK_SECONDS", 5.0)
+BUDGET_ALERT_CHECK_SECONDS = env.float("BUDGET_ALERT_CHECK_SECONDS", 30.0)
 BUDGET_ALERT_THRESHOLDS = tuple(env.list("BUDGET_ALERT_THRESHOLDS", [50, 80, 100], subcast=int))
 
 # --- logging -----------------------------------------------------------------

@@ -86,7 +86,13 @@ class LocalLimiter:
             budget.tok, budget.cost = max(budget.tok, tokens), max(budget.cost, cost)
 
     def _purge(self, level: _Level, now: float) -> None:
-        dead = [rid for rid, held in level.in_flight.items() if held[0] <= now]
+        """Release calls in flight past their expiry. Every call gets the same time to live, so the dict's
+        insertion order is expiry order: stop at the first live one (not a scan of every call in flight)."""
+        dead = []
+        for rid, held in level.in_flight.items():
+            if held[0] > now:
+                break
+            dead.append(rid)
         for rid in dead:
             self._release(level, rid)
 
