@@ -125,6 +125,19 @@ def plan_edit(request: HttpRequest, name: str) -> HttpResponse:
 
 # --- an application, a team, a model --------------------------------------------------------------
 
+def _save_limits(request: HttpRequest, form, owner, done: str) -> bool:
+    """Save a valid posted limits form through ``set_limits``; False: render the form again (not posted,
+    invalid, or refused by the service, whose errors are then on the form)."""
+    if request.method != "POST" or form is None or not form.is_valid():
+        return False
+    try:
+        services.set_limits(actor=request.user, owner=owner, values=form.limit_values())
+    except ValidationError as exc:
+        _errors(form, exc)
+        return False
+    messages.success(request, done)
+    return True
+
 @login_required
 def application_limits(request: HttpRequest, pk: int) -> HttpResponse:
     """The application's plan in force and own limits (its members); platform admins change them."""
@@ -135,14 +148,8 @@ def application_limits(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST":
         require(request.user, "limits.manage", app)
     form = ApplicationLimitsForm(request.POST or None, instance=current) if may_manage else None
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.set_limits(actor=request.user, owner=app, values=form.limit_values())
-        except ValidationError as exc:
-            _errors(form, exc)
-        else:
-            messages.success(request, f"The plan and limits of {app.name} are saved. Counters are kept.")
-            return redirect("portal:application", app.pk)
+    if _save_limits(request, form, app, f"The plan and limits of {app.name} are saved. Counters are kept."):
+        return redirect("portal:application", app.pk)
     return _render(request, "application.html", {
         "app": app, "tenant": app.tenant, "limits": current, "plan": plan,
         "rows": limit_rows(current, plan), "default_plan": settings.DEFAULT_PLAN, "form": form,
@@ -158,14 +165,8 @@ def team_caps(request: HttpRequest, slug: str) -> HttpResponse:
     if request.method == "POST":
         require(request.user, "limits.manage", tenant)
     form = TeamCapsForm(request.POST or None, instance=current) if may_manage else None
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.set_limits(actor=request.user, owner=tenant, values=form.limit_values())
-        except ValidationError as exc:
-            _errors(form, exc)
-        else:
-            messages.success(request, f"The caps of {tenant.name} are saved. Counters are kept.")
-            return redirect("portal:team", tenant.slug)
+    if _save_limits(request, form, tenant, f"The caps of {tenant.name} are saved. Counters are kept."):
+        return redirect("portal:team", tenant.slug)
     return _render(request, "team.html", {"tenant": tenant, "limits": current, "rows": limit_rows(current),
                                           "form": form}, invalid=request.method == "POST")
 
@@ -178,14 +179,8 @@ def model_cap(request: HttpRequest, name: str) -> HttpResponse:
     if alias is None:
         raise Http404("No such model.")
     form = ModelCapForm(request.POST or None, instance=limits.settings_of(LimitLevel.ALIAS, alias))
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.set_limits(actor=request.user, owner=alias, values=form.limit_values())
-        except ValidationError as exc:
-            _errors(form, exc)
-        else:
-            messages.success(request, f"The cap of {alias.name} is saved. Counters are kept.")
-            return redirect("portal:plans")
+    if _save_limits(request, form, alias, f"The cap of {alias.name} is saved. Counters are kept."):
+        return redirect("portal:plans")
     return render(request, "portal/limits/model_cap.html", {"alias": alias, "form": form,
                                                            "counters_kept": COUNTERS_KEPT},
                   status=400 if request.method == "POST" else 200)

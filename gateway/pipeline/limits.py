@@ -18,11 +18,11 @@ from gateway import tokens
 from gateway.errors import BudgetExceededError, LimiterUnavailableError, RateLimitError
 from gateway.limits import Admission, Demand, LimiterUnavailable
 from gateway.limits.limiter import limiter
-from gateway.normal import ChatRequest, EmbeddingRequest
+from gateway.normal import ChatRequest, EmbeddingRequest, Usage
 from gateway.pipeline.context import CallContext
+from gateway.pipeline.finish import cost_of
 from portal.limits import NANO, LimitRule
 
-_MILLION = Decimal(1_000_000)
 _OVERHEAD_PER_MESSAGE = 8  # tokens: generous against every provider's per-message framing
 
 _WHAT = {
@@ -63,12 +63,8 @@ def demand_of(ctx: CallContext, request: ChatRequest | EmbeddingRequest, rules: 
     prompt = _prompt_size(request, bound=strict)
     max_cost = 0
     if strict:
-        worst = Decimal(0)
-        for route in ctx.routing.routes:
-            price = (route.input_price_per_mtok * prompt / _MILLION + route.output_price_per_mtok * output / _MILLION
-                     + route.price_per_request)
-            worst = max(worst, price)
-        max_cost = math.ceil(worst * NANO)
+        most = Usage.of(prompt, output, "estimate")
+        max_cost = math.ceil(max((cost_of(route, most) for route in ctx.routing.routes), default=Decimal(0)) * NANO)
     return Demand(request_id=ctx.request_id, reserve_tokens=prompt + output, max_cost_nano=max_cost)
 
 
