@@ -7,6 +7,7 @@ gateway records the same request id the caller sees in ``x-request-id``.
 from __future__ import annotations
 
 import re
+import secrets
 import uuid
 from contextvars import ContextVar
 
@@ -24,8 +25,9 @@ def new_request_id(incoming: str | None = None) -> str:
 
 
 def mint_request_id() -> str:
-    """An id nobody outside chose: the gateway keys its usage ledger on it."""
-    return uuid.uuid4().hex
+    """An id nobody outside chose: the gateway keys its usage ledger on it (32 hex digits, 128 random bits;
+    ``token_hex`` rather than ``uuid4().hex``: the same shape without building a UUID object per call)."""
+    return secrets.token_hex(16)
 
 
 def well_formed_incoming_id(incoming: str | None) -> str:

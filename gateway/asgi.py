@@ -227,6 +227,10 @@ async def _start() -> None:
         log.exception("gateway_state_start_failed")
     state.start_polling()
     await metering.flusher.start()
+    if not settings.REDIS_URL and settings.GATEWAY_PROCESSES > 1:
+        # The in-process limiter is exact within one process only (bin/serve runs one without Redis).
+        log.warning("embedded_limits_per_process", processes=settings.GATEWAY_PROCESSES,
+                    detail="each process enforces every limit on its own; set REDIS_URL to share them")
 
 
 async def _stop() -> None:

@@ -17,7 +17,7 @@ The rules (the README's "Plans and limits" says the same to users):
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from types import MappingProxyType
@@ -49,16 +49,14 @@ class LimitRule:
     shadow: bool = False
     default_output_tokens: int = 1024
     plan: str = ""
+    # Derived once here, not on every call: the limiter reads both several times per call (hot path).
+    counter: str = field(init=False, compare=False, repr=False)  # its counters' stable name (ids, never names)
+    has_budget: bool = field(init=False, compare=False, repr=False)
 
-    @property
-    def counter(self) -> str:
-        """The stable name of this level's counters (ids, never names)."""
-        return f"{self.level}:{self.owner_id}"
-
-    @property
-    def has_budget(self) -> bool:
-        return any(v is not None for v in (self.tokens_per_day, self.tokens_per_month, self.cost_per_day_nano,
-                                            self.cost_per_month_nano))
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "counter", f"{self.level}:{self.owner_id}")
+        object.__setattr__(self, "has_budget", any(v is not None for v in (
+            self.tokens_per_day, self.tokens_per_month, self.cost_per_day_nano, self.cost_per_month_nano)))
 
     @property
     def is_empty(self) -> bool:

@@ -9,9 +9,12 @@ e.g. `OpenAI-Organization`), `stream_usage` (default true: ask for usage in the 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator
 
 import orjson
+from multidict import CIMultiDict, CIMultiDictProxy
+from yarl import URL
 
 from gateway.http_clients import error_mapper, post_json, sse_data, stream_error, stream_lines, upstream_json
 from gateway.normal import ChatChunk, ChatRequest, ChatResponse, EmbeddingRequest, EmbeddingResponse, now
@@ -35,8 +38,11 @@ def headers_for(target: UpstreamTarget) -> dict[str, str]:
     return headers
 
 
-def _url(target: UpstreamTarget, path: str) -> str:
-    return target.base_url.rstrip("/") + path
+@functools.lru_cache(maxsize=1024)
+def _prepared(target: UpstreamTarget, path: str) -> tuple[URL, CIMultiDictProxy[str]]:
+    """The endpoint's URL and headers, built once per target (and routing snapshot), not per call: aiohttp
+    takes a parsed ``URL`` and an immutable header multidict as they are, without re-parsing or copying."""
+    return URL(target.base_url.rstrip("/") + path), CIMultiDictProxy(CIMultiDict(headers_for(target)))
 
 
 async def complete(
@@ -92,12 +98,12 @@ async def stream(
 
 async def chat(req: ChatRequest, target: UpstreamTarget) -> ChatResponse:
     """POST {base_url}/chat/completions."""
-    return await complete(req, target, _url(target, "/chat/completions"), headers_for(target))
+    return await complete(req, target, *_prepared(target, "/chat/completions"))
 
 
 def chat_stream(req: ChatRequest, target: UpstreamTarget) -> AsyncIterator[ChatChunk]:
     """POST {base_url}/chat/completions with `stream: true`, chunks passed on as they arrive."""
-    return stream(req, target, _url(target, "/chat/completions"), headers_for(target))
+    return stream(req, target, *_prepared(target, "/chat/completions"))
 
 
 async def embed_at(
@@ -116,7 +122,7 @@ async def embed_at(
 
 async def embed(req: EmbeddingRequest, target: UpstreamTarget) -> EmbeddingResponse:
     """POST {base_url}/embeddings."""
-    return await embed_at(req, target, _url(target, "/embeddings"), headers_for(target))
+    return await embed_at(req, target, *_prepared(target, "/embeddings"))
 
 
 ADAPTER = Adapter("openai", chat, chat_stream, embed)
