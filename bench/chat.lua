@@ -5,14 +5,17 @@
 -- The same body goes to every target (the fake upstream ignores the model name), so the
 -- direct, floor and gateway runs differ only in what sits between wrk and the upstream.
 -- done() prints one JSON line, prefixed "BENCH_JSON ", that bench/run parses.
+-- BENCH_STREAM=1 asks for a streamed answer ("stream": true; the harness then uses BENCH_MODEL=bench-stream,
+-- the paced streaming upstream's alias), for the streaming profile.
 
 local key = os.getenv("BENCH_KEY") or "none"
 local model = os.getenv("BENCH_MODEL") or "bench-chat"
+local stream = os.getenv("BENCH_STREAM") == "1" and '"stream":true,' or ""
 
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer " .. key
-wrk.body = '{"model":"' .. model .. '","messages":[{"role":"system","content":"You are terse."},'
+wrk.body = '{"model":"' .. model .. '",' .. stream .. '"messages":[{"role":"system","content":"You are terse."},'
         .. '{"role":"user","content":"Say hello to the switchboard in five words."}],'
         .. '"max_tokens":16,"temperature":0}'
 

@@ -5,7 +5,8 @@ It starts, on free loopback ports (never 8000), in a temp dir:
 - the fake upstream (``bench.fake_upstream``, one granian process) — the "direct" target;
 - a second fake upstream that paces its SSE chunks (``FAKE_CHUNK_DELAY_MS``), for the streaming part;
 - nginx as a plain reverse proxy to the first one (``bench/nginx.conf``) — the "floor";
-- the Python floor (``bench.bare_proxy``): the gateway's server, loop and client doing nothing;
+- the Python floors (``bench.bare_proxy``): the gateway's server, loop and client doing nothing (``bare``), and
+  opt-in, the same with granian's RSGI interface and/or the pyreqwest client (issue 17 chooses them by measurement);
 - the gateway stacks of ``bench/stacks.py``, each exactly as ``make run`` serves it (``bin/serve``, one
   worker) with its metering worker: embedded (SQLite, in-process limiter, journal) and full stack
   (PostgreSQL, a private redis-server: Lua limiter, usage stream), each with governance (issue 10:
@@ -15,9 +16,10 @@ It starts, on free loopback ports (never 8000), in a temp dir:
 Then it runs wrk (``bench/chat.lua``) against the targets at each concurrency, interleaved over
 several rounds (each governed target next to its governance-off twin), measures requests per
 second, p50/p99 latency, CPU time per request of the server's process tree (and of a full stack's
-redis-server), the gateway workers' RSS, runs ``bench/ttfb.py`` for streaming, prints one table,
-the ratios the gateway issue asks for and the cost of governance, writes the raw numbers to
-``bench/out/``, and stops every process it started — on success, failure or Ctrl-C.
+redis-server), the gateway workers' RSS, runs ``bench/ttfb.py`` for streaming, optionally a soak
+(``BENCH_SOAK_REQUESTS``) and py-spy profiles (``BENCH_PROFILE``, a streaming one too), prints one table,
+the ratios the gateway issue asks for, issue 17's aims on the governed path and the cost of governance,
+writes the raw numbers to ``bench/out/``, and stops every process it started — on success, failure or Ctrl-C.
 
 Knobs (environment): see ``Config`` below and bench/README.md.
 """
@@ -56,7 +58,15 @@ PRIME_SECONDS = 2
 sys.path.insert(0, str(BENCH))
 import stacks  # noqa: E402 - bench/stacks.py, beside this script
 
-KNOWN_TARGETS = ("direct", "nginx", "bare", *stacks.GATEWAY_TARGETS)
+# The Python floors (bench/bare_proxy.py): bench target → (granian interface, app). Only `bare` runs by default;
+# the others choose the server interface and the upstream client by measurement (issue 17).
+BARE_TARGETS = {
+    "bare": ("asgi", "bench.bare_proxy:app"),
+    "bare-rsgi": ("rsgi", "bench.bare_proxy:rsgi_app"),
+    "bare-pyreqwest": ("asgi", "bench.bare_proxy:app_pyreqwest"),
+    "bare-rsgi-pyreqwest": ("rsgi", "bench.bare_proxy:rsgi_app_pyreqwest"),
+}
+KNOWN_TARGETS = ("direct", "nginx", *BARE_TARGETS, *stacks.GATEWAY_TARGETS)
 DEFAULT_TARGETS = "direct,nginx,bare,gateway,gateway-off,full,full-off"
 
 # The issue's aims (bench/README.md states the figures against them).
@@ -67,6 +77,16 @@ AIM_TTFB_MS = 2.0
 AIM_RSS_MB = 200.0
 AIM_GOVERNANCE_CPU_MS = 0.1  # issue 10: limits + lossless metering cost under 0.1 ms of CPU per request …
 AIM_GOVERNANCE_RPS = 0.10  # … and under 10 % of throughput
+# Issue 17's aims for the governed path (targets gateway and full).
+AIM17_RPS_PER_CORE = 4000  # at the highest concurrency: 0.25 ms of CPU per request …
+FLOOR17_RPS_PER_CORE = 2500  # … and never below this
+AIM17_ADDED_P50_MS = 0.5  # added latency over direct at c=1
+AIM17_ADDED_P99_MS = 3.0
+AIM17_TTFB_MS = 1.0  # streaming TTFB within this of direct, at p50
+AIM17_RSS_MB = 150.0  # each gateway worker …
+AIM17_SOAK_GROWTH_MB = 10.0  # … and flat: under this over the soak's last half
+SOAK_CONCURRENCY = 64
+STREAM_PROFILE_CONCURRENCY = 16
 
 
 def _env_int(name: str, default: int) -> int:
@@ -89,6 +109,8 @@ class Config:
     profile_seconds: int = _env_int("BENCH_PROFILE", 0)
     profile_concurrency: int = _env_int("BENCH_PROFILE_CONCURRENCY", 0)  # 0: the highest of BENCH_CONCURRENCY
     profile_targets: list[str] = field(default_factory=list)
+    soak_requests: int = _env_int("BENCH_SOAK_REQUESTS", 0)  # 0: no soak
+    soak_chunk_seconds: int = _env_int("BENCH_SOAK_CHUNK_SECONDS", 30)
     keep_tmp: bool = os.environ.get("BENCH_KEEP_TMP", "") not in ("", "0", "false")
     database_url: str = os.environ.get("BENCH_DATABASE_URL", stacks.DEFAULT_DATABASE_URL)
     out_dir: Path = Path(os.environ.get("BENCH_OUT", BENCH / "out"))
@@ -366,11 +388,13 @@ class Target:
         return self.stack.redis if self.stack is not None else None
 
 
-def run_wrk(target: Target, concurrency: int, seconds: int, threads: int) -> dict:
+def run_wrk(target: Target, concurrency: int, seconds: int, threads: int, *, stream: bool = False) -> dict:
+    """wrk with bench/chat.lua; ``stream``: ``"stream": true`` to the paced streaming upstream's alias."""
     threads = max(1, min(threads, concurrency))
     cmd = [WRK, "-t", str(threads), "-c", str(concurrency), "-d", f"{seconds}s", "--latency", "--timeout", "5s",
            "-s", str(BENCH / "chat.lua"), target.url]
-    env = dict(os.environ, BENCH_KEY=target.key, BENCH_MODEL="bench-chat")
+    env = dict(os.environ, BENCH_KEY=target.key, BENCH_MODEL="bench-stream" if stream else "bench-chat",
+               BENCH_STREAM="1" if stream else "0")
     busy0, wrk0, t0 = machine_busy_seconds(), children_cpu_seconds(), time.monotonic()
     result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=seconds + 60)
     wall = time.monotonic() - t0
@@ -473,14 +497,18 @@ def _run(cfg: Config, procs: Processes, tmp: Path, failures: list[str]) -> int: 
         nginx_cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--", *nginx_cmd]
     nginx = procs.start("nginx", nginx_cmd, env=base_env, log=logs / "nginx.log")
 
-    # 2b. The Python floor: a do-nothing proxy on the gateway's stack (granian ASGI + uvloop + aiohttp).
-    bare = None
-    if "bare" in cfg.targets:
+    # 2b. The Python floors: do-nothing proxies on the gateway's stack (granian + uvloop + one pooled client):
+    #     `bare` is the gateway's interface and client (ASGI, aiohttp); the others swap either (bench/bare_proxy.py).
+    bares: dict[str, tuple[Proc, int]] = {}
+    for name in (n for n in BARE_TARGETS if n in cfg.targets):
+        interface, app = BARE_TARGETS[name]
         bare_port = free_port()
-        bare = procs.start("bare proxy", [granian, "--interface", "asgi", "--loop", "uvloop", "--no-access-log",
-                                          "--log-level", "warning", "--port", str(bare_port), "bench.bare_proxy:app"],
-                           env={**base_env, "BARE_UPSTREAM_URL": f"http://127.0.0.1:{up_port}/v1/chat/completions"},
-                           log=logs / "bare.log")
+        bares[name] = (procs.start(f"bare proxy ({name})",
+                                   [granian, "--interface", interface, "--loop", "uvloop", "--no-access-log",
+                                    "--log-level", "warning", "--host", "127.0.0.1", "--port", str(bare_port), app],
+                                   env={**base_env,
+                                        "BARE_UPSTREAM_URL": f"http://127.0.0.1:{up_port}/v1/chat/completions"},
+                                   log=logs / f"{name}.log"), bare_port)
 
     # 3. The gateway stacks (bench/stacks.py), each served as `make run` serves it (bin/serve, one worker) with
     #    its metering worker: embedded and full stack, governance on and off.
@@ -494,7 +522,7 @@ def _run(cfg: Config, procs: Processes, tmp: Path, failures: list[str]) -> int: 
     for proc, url in ((upstream, f"http://127.0.0.1:{up_port}/v1/models"),
                       (stream_up, f"http://127.0.0.1:{stream_port}/v1/models"),
                       (nginx, f"http://127.0.0.1:{nginx_port}/v1/models"),
-                      (bare, f"http://127.0.0.1:{bare_port}/v1/models" if bare else ""),
+                      *((proc, f"http://127.0.0.1:{port}/v1/models") for proc, port in bares.values()),
                       *((s.gateway, f"http://127.0.0.1:{s.port}/v1/models") for s in the_stacks.values())):
         if proc is not None:
             wait_ready(proc, url)
@@ -503,8 +531,8 @@ def _run(cfg: Config, procs: Processes, tmp: Path, failures: list[str]) -> int: 
         "direct": Target("direct", f"http://127.0.0.1:{up_port}{path}", upstream),
         "nginx": Target("nginx", f"http://127.0.0.1:{nginx_port}{path}", nginx),
     }
-    if bare:
-        all_targets["bare"] = Target("bare", f"http://127.0.0.1:{bare_port}{path}", bare)
+    for name, (proc, port) in bares.items():
+        all_targets[name] = Target(name, f"http://127.0.0.1:{port}{path}", proc)
     for name in cfg.targets:
         if name in stacks.GATEWAY_TARGETS:
             stack_name, caller = stacks.GATEWAY_TARGETS[name]
@@ -544,15 +572,14 @@ def _run(cfg: Config, procs: Processes, tmp: Path, failures: list[str]) -> int: 
         say("  gateway worker RSS after round " + f"{rnd + 1}: "
             + ", ".join(f"{n} {r['after_round_mb'][-1]:.1f} MB" for n, r in rss.items()))
 
-    # 5. Streaming: time to first byte and chunk spread, direct vs the gateway (embedded, governed).
+    # 5. Streaming: time to first byte and chunk spread, direct vs the governed gateways (embedded; full stack).
     ttfb = {}
-    if "gateway" in targets:
-        stream_key = targets["gateway"].key
-        gw_port = the_stacks["embedded"].port
-        say(f"streaming: {cfg.ttfb_n} sequential requests each to direct and the gateway "
+    streamed = [name for name in ("gateway", "full") if name in targets]
+    if streamed:
+        say(f"streaming: {cfg.ttfb_n} sequential requests each to direct and {' and '.join(streamed)} "
             f"({cfg.stream_chunks} chunks, {cfg.chunk_delay_ms} ms apart) …")
-        for name, url in (("direct", f"http://127.0.0.1:{stream_port}{path}"),
-                          ("gateway", f"http://127.0.0.1:{gw_port}{path}")):
+        for name, url, stream_key in (("direct", f"http://127.0.0.1:{stream_port}{path}", "sk-bench-direct"),
+                                      *((n, targets[n].url, targets[n].key) for n in streamed)):
             result = subprocess.run([str(PYTHON), str(BENCH / "ttfb.py"), "--url", url, "--key", stream_key,
                                      "--model", "bench-stream", "-n", str(cfg.ttfb_n),
                                      "--chunks", str(cfg.stream_chunks), "--delay-ms", str(cfg.chunk_delay_ms)],
@@ -566,10 +593,18 @@ def _run(cfg: Config, procs: Processes, tmp: Path, failures: list[str]) -> int: 
     for name in rss:
         rss[name]["end_mb"] = rss_mb(rss[name]["worker_pid"])
 
+    # 5b. Optional: the soak (BENCH_SOAK_REQUESTS): the embedded governed gateway under c=64 until N requests,
+    #     its worker's RSS after each chunk (issue 17: under 150 MB and flat).
+    soak: dict = {}
+    if cfg.soak_requests and "gateway" in targets:
+        soak = _soak(cfg, targets["gateway"], rss["embedded"]["worker_pid"], failures)
+    elif cfg.soak_requests:
+        say("soak: BENCH_SOAK_REQUESTS needs the target gateway in BENCH_TARGETS; skipped")
+
     # The ledger: every request a gateway answered became one usage event, written by its stack's worker.
     ledgers = {}
     for name, stack in the_stacks.items():
-        ledger = ledgers[name] = _ledger_check(runs, stack)
+        ledger = ledgers[name] = _ledger_check(runs + soak.get("chunks", []), stack)
         ledger["worker_cpu_s"] = tree_cpu_seconds(stack.worker.pid) - metering_cpu0[name]
         if ledger["rows"] < ledger["wrk_counted_requests"]:
             failures.append(f"the usage ledger of stack {name} holds {ledger['rows']} events for "
@@ -583,10 +618,17 @@ def _run(cfg: Config, procs: Processes, tmp: Path, failures: list[str]) -> int: 
     if cfg.profile_seconds:
         for name in cfg.profile_targets:
             if name in targets and targets[name].stack is not None:
-                profiles[name] = _profile(cfg, targets[name], rss[targets[name].stack.name]["worker_pid"])
+                profiles[name] = _profile(cfg, targets[name], rss[targets[name].stack.name]["worker_pid"], failures)
+        if "gateway" in targets:  # and the embedded governed gateway relaying streams (issue 17)
+            profiles["gateway-stream"] = _profile(cfg, targets["gateway"], rss["embedded"]["worker_pid"], failures,
+                                                  stream=True)
 
     report = _report(cfg, runs, rss, ledgers, ttfb, failures, skipped)
+    report["ratios"]["issue17"] = _issue17_report(cfg, report["summary"], rss, ttfb, soak, profiles)
+    say("  sanity: " + ("every run answered 2xx with no socket errors; every ledger held every counted request"
+                        if not failures else "FAILED (see below)"))
     report["profile"] = profiles
+    report["soak"] = soak
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     report["meta"] = {
         "when": stamp, "cores": os.cpu_count(), "loadavg_start": loadavg_start, "loadavg_end": os.getloadavg(),
@@ -688,7 +730,7 @@ def _measure(cfg: Config, target: Target, conc: int, rnd: int, upstream: Proc, f
         failures.append(f"{target.name} c={conc} round {rnd + 1}: {data['non_2xx']} non-2xx, "
                         f"{data['socket_errors']} socket errors {data['errors']}")
     redis_note = f" (+redis {record['redis_cpu_ms_per_req']:.3f})" if target.redis else ""
-    say(f"  round {rnd + 1}  {target.name:<15} c={conc:<3} {record['rps']:>9,.0f} rps  "
+    say(f"  round {rnd + 1}  {target.name:<19} c={conc:<3} {record['rps']:>9,.0f} rps  "
         f"p50 {record['p50_ms']:7.2f} ms  p99 {record['p99_ms']:7.2f} ms  "
         f"cpu {record['cpu_ms_per_req']:.3f}{redis_note} ms/req{'   <-- ERRORS' if bad else ''}")
     if not target.proc.alive():
@@ -715,7 +757,7 @@ def _report(cfg: Config, runs: list[dict], rss: dict, ledgers: dict, ttfb: dict,
             skipped: dict[str, str]) -> dict:
     summary: dict[str, dict[int, dict]] = {}
     say("")
-    header = f"{'target':<15}{'conc':>5}{'rps':>10}{'p50 ms':>9}{'p99 ms':>9}{'CPU ms/req':>12}{'+redis':>8}" \
+    header = f"{'target':<20}{'conc':>5}{'rps':>10}{'p50 ms':>9}{'p99 ms':>9}{'CPU ms/req':>12}{'+redis':>8}" \
              f"{'rps/core':>10}{'other load':>12}   rps per round"
     say(header)
     say("-" * len(header))
@@ -737,7 +779,7 @@ def _report(cfg: Config, runs: list[dict], rss: dict, ledgers: dict, ttfb: dict,
             }
             row["rps_per_core"] = 1000 / row["cpu_ms_per_req"] if row["cpu_ms_per_req"] > 0 else float("nan")
             summary.setdefault(target, {})[conc] = row
-            say(f"{target:<15}{conc:>5}{fmt(row['rps'], 0):>10}{fmt(row['p50_ms']):>9}{fmt(row['p99_ms']):>9}"
+            say(f"{target:<20}{conc:>5}{fmt(row['rps'], 0):>10}{fmt(row['p50_ms']):>9}{fmt(row['p99_ms']):>9}"
                 f"{fmt(row['cpu_ms_per_req'], 3):>12}{fmt(row['redis_cpu_ms_per_req'], 3):>8}"
                 f"{fmt(row['rps_per_core'], 0):>10}"
                 f"{fmt(row['other_load_cores'], 2):>12}   {row['rps_rounds']}")
@@ -746,7 +788,7 @@ def _report(cfg: Config, runs: list[dict], rss: dict, ledgers: dict, ttfb: dict,
         "cores busy with anything\n but wrk, the upstream, the server and its redis during the run, its metering "
         "worker included)")
     for target, why in skipped.items():
-        say(f"{target:<15} SKIPPED: {why}")
+        say(f"{target:<20} SKIPPED: {why}")
 
     def cell(target: str, conc: int, key: str) -> float:
         return summary.get(target, {}).get(conc, {}).get(key, float("nan"))
@@ -788,6 +830,21 @@ def _report(cfg: Config, runs: list[dict], rss: dict, ledgers: dict, ttfb: dict,
             say(f"    added latency of the Python floor alone at c={lo}: p50 "
                 f"{cell('bare', lo, 'p50_ms') - cell('direct', lo, 'p50_ms'):+.2f} ms, p99 "
                 f"{cell('bare', lo, 'p99_ms') - cell('direct', lo, 'p99_ms'):+.2f} ms")
+    variants = [n for n in BARE_TARGETS if n in summary]
+    if len(variants) > 1:
+        say("  Python floors by server interface and upstream client (bench/bare_proxy.py; CPU ms/request, rps):")
+        for name in variants:
+            interface, app = BARE_TARGETS[name]
+            client = "pyreqwest" if "pyreqwest" in app else "aiohttp"
+            cpu = {c: cell(name, c, "cpu_ms_per_req") for c in cfg.concurrency}
+            ratios.setdefault("python_floors", {})[name] = {"interface": interface, "client": client,
+                                                            "cpu_ms_per_req": cpu,
+                                                            "rps": {c: cell(name, c, "rps") for c in cfg.concurrency}}
+            added = (f"; added p50 at c={lo} {cell(name, lo, 'p50_ms') - cell('direct', lo, 'p50_ms'):+.2f} ms"
+                     if "direct" in summary else "")
+            say(f"    {name:<20} {interface.upper():<5} + {client:<9} "
+                + "  ".join(f"c={c} {fmt(cpu[c], 3)} ms, {fmt(cell(name, c, 'rps'), 0)} rps" for c in cfg.concurrency)
+                + f" ({fmt(1000 / cpu[hi] if cpu[hi] > 0 else float('nan'), 0)}/core at c={hi}{added})")
     if "gateway" in summary:
         per_core = cell("gateway", hi, "rps_per_core")
         ratios["gateway_rps_per_core_at_max_c"] = per_core
@@ -804,7 +861,7 @@ def _report(cfg: Config, runs: list[dict], rss: dict, ledgers: dict, ttfb: dict,
         spread = ttfb["gateway"]["spread_out"]
         ratios.update(ttfb_diff_p50_ms=diff50, ttfb_diff_p99_ms=diff99, gateway_stream_spread_out=spread)
         say(f"  streaming TTFB: direct p50 {t_d['p50']:.2f} / p99 {t_d['p99']:.2f} ms, gateway p50 {t_g['p50']:.2f} / "
-            f"p99 {t_g['p99']:.2f} ms → +{diff50:.2f} ms p50, +{diff99:.2f} ms p99 "
+            f"p99 {t_g['p99']:.2f} ms → {diff50:+.2f} ms p50, {diff99:+.2f} ms p99 "
             f"(aim within {AIM_TTFB_MS:g} ms: {verdict(diff50 <= AIM_TTFB_MS)} at p50)")
         g = ttfb["gateway"]
         say(f"  streaming chunks through the gateway: {g['reads_p50']:g} reads/response, spread over "
@@ -828,9 +885,117 @@ def _report(cfg: Config, runs: list[dict], rss: dict, ledgers: dict, ttfb: dict,
             f"{ledger['drain_s']:.0f} s after the load); the metering worker (Celery, off the request path) spent "
             f"{ledger['worker_cpu_s'] * 1000 / max(1, ledger['rows']):.3f} ms CPU per event written")
     ratios["governance"] = _governance_report(cfg, runs, ledgers)
-    say(f"  sanity: {'every run answered 2xx with no socket errors' if not failures else 'FAILED (see below)'}")
     return {"summary": {t: {str(c): v for c, v in rows.items()} for t, rows in summary.items()},
             "ratios": ratios, "rss": rss, "ledgers": ledgers, "ttfb": ttfb, "failures": failures}
+
+
+def _soak(cfg: Config, target: Target, pid: int, failures: list[str]) -> dict:
+    """wrk at c=64 against ``target`` in chunks (BENCH_SOAK_CHUNK_SECONDS) until BENCH_SOAK_REQUESTS are done,
+    the worker's RSS after each chunk. Each chunk must be all 2xx with no socket errors, like every run."""
+    say(f"soak: {target.name} at c={SOAK_CONCURRENCY} until {cfg.soak_requests:,} requests, "
+        f"RSS of its worker (pid {pid}) after each chunk of ≤ {cfg.soak_chunk_seconds} s …")
+    start_mb, done, chunks, t0 = rss_mb(pid), 0, [], time.monotonic()
+    rps = 0.0
+    while done < cfg.soak_requests:
+        left = cfg.soak_requests - done
+        seconds = cfg.soak_chunk_seconds if not rps else max(1, min(cfg.soak_chunk_seconds, round(left / rps + 0.5)))
+        cpu0 = _cpu([target.proc.pid])[0]
+        data = run_wrk(target, SOAK_CONCURRENCY, seconds, cfg.wrk_threads)
+        cpu = _cpu([target.proc.pid])[0] - cpu0
+        done += data["requests"]
+        rps = data["rps"]
+        chunk = {"target": target.name, "seconds": seconds, "rps": rps, "requests_done": done,
+                 "cpu_ms_per_req": cpu * 1000 / max(1, data["requests"]), "rss_mb": rss_mb(pid),
+                 "wrk": {"requests": data["requests"], "errors": data["errors"]}}
+        chunks.append(chunk)
+        bad = data["non_2xx"] or data["socket_errors"]
+        if bad:
+            failures.append(f"soak chunk {len(chunks)}: {data['non_2xx']} non-2xx, {data['socket_errors']} socket "
+                            f"errors {data['errors']}")
+        say(f"  soak {done:>11,} requests  {rps:7,.0f} rps  cpu {chunk['cpu_ms_per_req']:.3f} ms/req  "
+            f"RSS {chunk['rss_mb']:.1f} MB{'   <-- ERRORS' if bad else ''}")
+        if not target.proc.alive():
+            raise RuntimeError(f"{target.name} died during the soak:\n{target.proc.log_tail()}")
+    samples = [start_mb, *(c["rss_mb"] for c in chunks)]
+    half = samples[len(samples) // 2]
+    return {"requests": done, "concurrency": SOAK_CONCURRENCY, "wall_s": time.monotonic() - t0,
+            "start_mb": start_mb, "samples_mb": samples[1:], "end_mb": samples[-1], "peak_mb": max(samples),
+            "growth_mb": samples[-1] - start_mb, "growth_last_half_mb": samples[-1] - half, "chunks": chunks}
+
+
+def _issue17_report(cfg: Config, summary: dict, rss: dict, ttfb: dict, soak: dict,  # noqa: C901, PLR0912
+                    profiles: dict) -> dict:
+    """Issue 17's aims, on the governed path: the embedded gateway (``gateway``) and the full stack (``full``)."""
+    governed = [t for t in ("gateway", "full") if t in summary]
+    if not governed:
+        return {}
+    lo, hi = str(min(cfg.concurrency)), str(max(cfg.concurrency))
+
+    def cell(target: str, conc: str, key: str) -> float:
+        value = summary.get(target, {}).get(conc, {}).get(key)
+        return float("nan") if value is None else value
+
+    def verdict(ok: bool) -> str:
+        return "met" if ok else "NOT met"
+
+    say("")
+    say("Against issue 17's aims (governed path):")
+    out: dict = {}
+    for target in governed:
+        mine = out[target] = {}
+        full = target == "full"
+        label = f"{target} ({'full stack' if full else 'embedded'})"
+        # CPU per request: the gateway's process tree, plus (full stack) its own redis-server.
+        cpu = cell(target, hi, "cpu_ms_per_req") + (cell(target, hi, "redis_cpu_ms_per_req") if full else 0.0)
+        per_core = 1000 / cpu if cpu > 0 else float("nan")
+        mine.update(cpu_ms_per_req_at_max_c=cpu, rps_per_core_at_max_c=per_core,
+                    rps_per_core_met=per_core >= AIM17_RPS_PER_CORE, rps_per_core_floor_met=per_core >= FLOOR17_RPS_PER_CORE)
+        counted = "the gateway's process tree + its redis-server" if full else "the gateway's process tree"
+        say(f"  {label}: requests per second per core at c={hi}: {fmt(per_core, 0)} ({cpu:.3f} ms CPU/request of "
+            f"{counted}; aim ≥ {AIM17_RPS_PER_CORE:,} = {1000 / AIM17_RPS_PER_CORE:g} ms: "
+            f"{verdict(mine['rps_per_core_met'])}; floor ≥ {FLOOR17_RPS_PER_CORE:,}: "
+            f"{verdict(mine['rps_per_core_floor_met'])})")
+        if "direct" in summary:
+            d50 = cell(target, lo, "p50_ms") - cell("direct", lo, "p50_ms")
+            d99 = cell(target, lo, "p99_ms") - cell("direct", lo, "p99_ms")
+            mine.update(added_p50_ms=d50, added_p99_ms=d99, added_p50_met=d50 < AIM17_ADDED_P50_MS,
+                        added_p99_met=d99 < AIM17_ADDED_P99_MS)
+            say(f"  {label}: added latency over direct at c={lo}: p50 {d50:+.2f} ms (aim < {AIM17_ADDED_P50_MS:g}: "
+                f"{verdict(mine['added_p50_met'])}), p99 {d99:+.2f} ms (aim < {AIM17_ADDED_P99_MS:g}: "
+                f"{verdict(mine['added_p99_met'])})")
+        if ttfb.get("direct") and ttfb.get(target):
+            diff50 = ttfb[target]["ttfb_ms"]["p50"] - ttfb["direct"]["ttfb_ms"]["p50"]
+            spread = ttfb[target]["spread_out"]
+            mine.update(ttfb_diff_p50_ms=diff50, ttfb_met=diff50 <= AIM17_TTFB_MS, stream_spread_out=spread)
+            say(f"  {label}: streaming TTFB p50 {ttfb[target]['ttfb_ms']['p50']:.2f} vs direct "
+                f"{ttfb['direct']['ttfb_ms']['p50']:.2f} ms → {diff50:+.2f} ms (aim within {AIM17_TTFB_MS:g} ms: "
+                f"{verdict(mine['ttfb_met'])}); chunks {'not buffered' if spread else 'BUFFERED'} "
+                f"({ttfb[target]['reads_p50']:g} reads over {ttfb[target]['spread_ms_p50']:.0f} ms: {verdict(spread)})")
+        r = rss.get(stacks.GATEWAY_TARGETS[target][0])
+        if r:
+            peak = max([r["start_mb"], *r["after_round_mb"], r["end_mb"]])
+            mine.update(rss_peak_mb=peak, rss_growth_mb=r["end_mb"] - r["start_mb"], rss_met=peak < AIM17_RSS_MB)
+            say(f"  {label}: worker RSS {r['start_mb']:.1f} → {r['end_mb']:.1f} MB, peak {peak:.1f} (aim < "
+                f"{AIM17_RSS_MB:g} MB: {verdict(mine['rss_met'])}; growth {mine['rss_growth_mb']:+.1f} MB over the "
+                f"run{'' if soak and target == 'gateway' else '; flatness: BENCH_SOAK_REQUESTS'})")
+        steps = (profiles.get(target) or {}).get("steps")
+        if steps:
+            say(f"  {label}: per-step cost at c={profiles[target]['concurrency']} (py-spy, ≈ ms/request; the "
+                f"table: profile-summary-{target}-c{profiles[target]['concurrency']}.txt): "
+                + ", ".join(f"{k.split(' (')[0].split(':')[0]} "
+                            + (v["note"] if v.get("note") else f"{v['ms']:.3f}" if v["ms"] is not None else "-")
+                            for k, v in steps.items()))
+        elif target == "gateway":
+            say(f"  {label}: per-step cost: BENCH_PROFILE=SECONDS prints it (bench/profile_summary.py)")
+    if soak:
+        met = soak["peak_mb"] < AIM17_RSS_MB and soak["growth_last_half_mb"] < AIM17_SOAK_GROWTH_MB
+        out["soak"] = {k: v for k, v in soak.items() if k != "chunks"} | {"met": met}
+        say(f"  soak (gateway, c={soak['concurrency']}, {soak['requests']:,} requests in {soak['wall_s']:.0f} s): "
+            f"RSS {soak['start_mb']:.1f} MB → {', '.join(f'{v:.1f}' for v in soak['samples_mb'])} → "
+            f"{soak['end_mb']:.1f} MB (peak {soak['peak_mb']:.1f}; growth {soak['growth_mb']:+.1f} MB, "
+            f"{soak['growth_last_half_mb']:+.1f} over the last half; aim < {AIM17_RSS_MB:g} MB and < "
+            f"{AIM17_SOAK_GROWTH_MB:g} MB growth over the last half: {verdict(met)})")
+    return out
 
 
 def _governance_report(cfg: Config, runs: list[dict], ledgers: dict) -> dict:
@@ -897,19 +1062,21 @@ def _governance_report(cfg: Config, runs: list[dict], ledgers: dict) -> dict:
     return out
 
 
-def _profile(cfg: Config, target: Target, pid: int) -> dict | None:
+def _profile(cfg: Config, target: Target, pid: int, failures: list[str], *, stream: bool = False) -> dict | None:
     """py-spy on a gateway worker under wrk; the summary (bench/profile_summary.py) turns the shares of the
-    governance functions into ms per request with the CPU per request measured during the same run."""
+    governance functions and of the pipeline's steps into ms per request with the CPU per request measured during
+    the same run. ``stream``: under streaming calls (the paced upstream) at STREAM_PROFILE_CONCURRENCY."""
     pyspy = shutil.which("py-spy", path=f"{VENV_BIN}:{os.environ.get('PATH', '')}")
     if not pyspy:
         say("profile: py-spy is not installed (.venv/bin/pip install py-spy); skipped")
         return None
-    conc = cfg.profile_concurrency or max(cfg.concurrency)
-    raw = cfg.out_dir / f"profile-{target.name}-c{conc}.txt"
-    raw_worker = cfg.out_dir / f"profile-{target.name}-metering-worker-c{conc}.txt"
+    conc = STREAM_PROFILE_CONCURRENCY if stream else cfg.profile_concurrency or max(cfg.concurrency)
+    name = f"{target.name}-stream" if stream else target.name
+    raw = cfg.out_dir / f"profile-{name}-c{conc}.txt"
+    raw_worker = cfg.out_dir / f"profile-{name}-metering-worker-c{conc}.txt"
     worker = target.stack.worker.pid
     say(f"profile: py-spy on {target.name}'s gateway worker (pid {pid}) and its metering worker (pid {worker}) for "
-        f"{cfg.profile_seconds} s under c={conc} …")
+        f"{cfg.profile_seconds} s under c={conc}{' streaming calls' if stream else ''} …")
     spies = [subprocess.Popen([pyspy, "record", "--pid", str(p), "--rate", "200", "--duration",
                                str(cfg.profile_seconds), "--format", "raw", "--output", str(out), "--nonblocking",
                                ],
@@ -919,7 +1086,10 @@ def _profile(cfg: Config, target: Target, pid: int) -> dict | None:
         time.sleep(0.5)
         pids = [target.proc.pid, worker]
         before = _cpu(pids)
-        data = run_wrk(target, conc, cfg.profile_seconds + 1, cfg.wrk_threads)
+        data = run_wrk(target, conc, cfg.profile_seconds + 1, cfg.wrk_threads, stream=stream)
+        if data["non_2xx"] or data["socket_errors"]:
+            failures.append(f"profile {name} c={conc}: {data['non_2xx']} non-2xx, {data['socket_errors']} socket "
+                            "errors")
         cpu_ms, worker_ms = ((b - a) * 1000 / max(1, data["requests"]) for a, b in zip(before, _cpu(pids),
                                                                                        strict=True))
         logs = [spy.communicate(timeout=60)[0] for spy in spies]
@@ -934,17 +1104,17 @@ def _profile(cfg: Config, target: Target, pid: int) -> dict | None:
     from profile_summary import summarize
 
     text, summary = summarize(raw, cpu_ms_per_req=cpu_ms)
-    text = (f"({target.name}, c={conc}, {cfg.profile_seconds} s, {data['rps']:,.0f} rps while profiled, "
-            f"{cpu_ms:.3f} ms CPU/request; raw stacks: {raw})\n" + text)
-    (cfg.out_dir / f"profile-summary-{target.name}-c{conc}.txt").write_text(text)
+    text = (f"({name}, c={conc}{', streaming calls' if stream else ''}, {cfg.profile_seconds} s, "
+            f"{data['rps']:,.0f} rps while profiled, {cpu_ms:.3f} ms CPU/request; raw stacks: {raw})\n" + text)
+    (cfg.out_dir / f"profile-summary-{name}-c{conc}.txt").write_text(text)
     say(text)
-    summary.update(rps=data["rps"], cpu_ms_per_req=cpu_ms, non_2xx=data["non_2xx"],
-                   metering_worker_cpu_ms_per_req=worker_ms)
+    summary.update(rps=data["rps"], cpu_ms_per_req=cpu_ms, non_2xx=data["non_2xx"], concurrency=conc,
+                   stream=stream, metering_worker_cpu_ms_per_req=worker_ms)
     if raw_worker.exists():
-        worker_text, summary["metering_worker"] = summarize(raw_worker, top=12)
+        worker_text, summary["metering_worker"] = summarize(raw_worker, top=12, steps=False)
         worker_text = (f"(the metering worker of {target.name}'s stack during the same run: {worker_ms:.3f} ms "
                        f"CPU per gateway request; raw stacks: {raw_worker})\n" + worker_text)
-        (cfg.out_dir / f"profile-summary-{target.name}-metering-worker-c{conc}.txt").write_text(worker_text)
+        (cfg.out_dir / f"profile-summary-{name}-metering-worker-c{conc}.txt").write_text(worker_text)
         say(worker_text)
     return summary
 

@@ -4,7 +4,8 @@
 
 One process makes N POSTs of a small chat body to the fake upstream (granian, its own process) at
 concurrency 1 and 64 with each client, and prints requests per second and this process's CPU per
-call. httpx over aiohttp (`pip install httpx-aiohttp`) is measured when installed.
+call (all its threads: pyreqwest's Tokio runtime thread included). httpx over aiohttp (`pip install
+httpx-aiohttp`) is measured when installed; pyreqwest (Rust reqwest/hyper, in the dev lock) too.
 """
 
 from __future__ import annotations
@@ -79,6 +80,19 @@ async def main(url: str) -> None:
                     assert response.status == 200
 
             await measure("aiohttp", via_aiohttp, concurrency)
+        try:
+            from pyreqwest.client import ClientBuilder
+        except ImportError:
+            print("pyreqwest      (not installed: skipped)")
+        else:
+            async with ClientBuilder().build() as client:
+
+                async def via_pyreqwest(client=client):
+                    response = await client.post(url).headers(HEADERS).body_bytes(BODY).build().send()
+                    await response.bytes()
+                    assert response.status == 200
+
+                await measure("pyreqwest", via_pyreqwest, concurrency)
 
 
 if __name__ == "__main__":

@@ -49,7 +49,9 @@ GATEWAY_TARGETS = {
 BASELINE = {"gateway": "gateway-off", "gateway-strict": "gateway-off", "full": "full-off", "full-strict": "full-off"}
 MODE = {"gateway": "embedded", "gateway-strict": "embedded", "full": "full stack", "full-strict": "full stack"}
 # Targets run next to each other in a round (their order flips every other round), so on/off pairs share conditions.
-GROUPS = (("direct",), ("nginx",), ("bare",), ("gateway", "gateway-off", "gateway-strict"),
+# The Python floors are one group too, so the interface and client variants are compared side by side.
+GROUPS = (("direct",), ("nginx",), ("bare", "bare-rsgi", "bare-pyreqwest", "bare-rsgi-pyreqwest"),
+          ("gateway", "gateway-off", "gateway-strict"),
           ("full", "full-off", "full-strict"))
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
