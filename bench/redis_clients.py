@@ -14,7 +14,12 @@ redis-server's CPU per call. Two ways of calling:
   retries, a pool of up to 256 connections);
 - ``batched``: the calls that are waiting at the same moment share one pipelined round trip (one
   batch per event-loop turn; each caller still waits for its own reply before going on), a sketch
-  of what "group commit" in the limiter would cost.
+  of what "group commit" in the limiter would cost;
+- ``lean``: the same batching with no redis-py at all: a minimal ``asyncio.Protocol`` writing
+  ``hiredis.pack_command`` bytes, one ``transport.write`` per loop turn, replies parsed by
+  ``hiredis.Reader`` into a FIFO of futures (no timeouts, no error handling: the floor);
+- ``pipe``: what the limiter runs now (issue 17): ``gateway/limits/redis_pipe.py`` (the lean
+  connection plus timeouts, NOSCRIPT recovery, error replies) fed by a copy of ``_GroupCommit``.
 
 The parser redis-py picked (hiredis when importable) is printed first.
 """
@@ -22,6 +27,7 @@ The parser redis-py picked (hiredis when importable) is printed first.
 from __future__ import annotations
 
 import asyncio
+import collections
 import importlib.util
 import os
 import resource
@@ -33,6 +39,7 @@ import time
 import uuid
 from pathlib import Path
 
+import hiredis
 import orjson
 import uvloop
 
@@ -40,10 +47,18 @@ ROOT = Path(__file__).resolve().parent.parent
 N = int(os.environ.get("N", "6000"))
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
-# The scripts without importing ``gateway.limits`` (its package imports Django models).
-_spec = importlib.util.spec_from_file_location("limit_scripts", ROOT / "gateway" / "limits" / "scripts.py")
-scripts = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(scripts)
+
+
+def _load(name: str):
+    """A module of ``gateway/limits/`` without importing the package (it imports Django models)."""
+    spec = importlib.util.spec_from_file_location(f"limit_{name}", ROOT / "gateway" / "limits" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+scripts = _load("scripts")
+redis_pipe = _load("redis_pipe")
 
 # bench/governance.py's plan as the limiter sends it: counter, rpm, tpm, concurrency, burst, tokens/day,
 # tokens/month, cost/day (nano), cost/month, strict, shadow (-1: no such limit).
@@ -111,6 +126,57 @@ class Batcher:
             future.set_result(reply)
 
 
+class LeanPipe(asyncio.Protocol):
+    """A minimal pipelined connection: hiredis packs and parses, a FIFO of futures, one write per loop turn."""
+
+    def __init__(self) -> None:
+        self.reader = hiredis.Reader(notEnoughData=Ellipsis)
+        self.waiting: collections.deque[asyncio.Future] = collections.deque()
+        self.out: list[bytes] = []
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.reader.feed(data)
+        while (reply := self.reader.gets()) is not Ellipsis:
+            future = self.waiting.popleft()
+            if not future.done():
+                future.set_result(reply)
+
+    def call(self, *command) -> asyncio.Future:
+        future = asyncio.get_running_loop().create_future()
+        if not self.out:
+            asyncio.get_running_loop().call_soon(self.flush)
+        self.out.append(hiredis.pack_command(command))
+        self.waiting.append(future)
+        return future
+
+    def flush(self) -> None:
+        out, self.out = self.out, []
+        self.transport.write(b"".join(out))
+
+
+class PipeGroupCommit:
+    """What the limiter's ``_GroupCommit`` does: the calls of one loop turn handed to ``RedisPipe.send`` at once."""
+
+    def __init__(self, pipe) -> None:
+        self.pipe, self.queue = pipe, []
+
+    def call(self, script, args: list) -> asyncio.Future:
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        if not self.queue:
+            loop.call_soon(self.start)
+        self.queue.append((script, args, future))
+        return future
+
+    def start(self) -> None:
+        batch, self.queue = self.queue, []
+        self.pipe.send(batch)
+
+
 async def measure(name: str, call, concurrency: int, redis_pid: int) -> None:
     gate = asyncio.Semaphore(concurrency)
 
@@ -148,10 +214,30 @@ async def main(redis_pid: int) -> None:
         await batcher.call("admit", admit_args(rid))
         await batcher.call("settle", settle_args(rid))
 
+    host, port = URL.split("//")[1].split("/")[0].split(":")
+    _, lean = await asyncio.get_running_loop().create_connection(LeanPipe, host, int(port))
+
+    async def lean_call():
+        rid = uuid.uuid4().hex
+        await lean.call("EVALSHA", admit.sha, 0, *admit_args(rid))
+        await lean.call("EVALSHA", settle.sha, 0, *settle_args(rid))
+
+    pipe = redis_pipe.RedisPipe(URL, timeout=0.5)
+    group = PipeGroupCommit(pipe)
+    admit_script, settle_script = redis_pipe.Script.of(scripts.ADMIT), redis_pipe.Script.of(scripts.SETTLE)
+
+    async def pipe_call():
+        rid = uuid.uuid4().hex
+        await group.call(admit_script, admit_args(rid))
+        await group.call(settle_script, settle_args(rid))
+
     for concurrency in (1, 16, 64):
         await measure("per call", per_call, concurrency, redis_pid)
         await measure("batched", batched, concurrency, redis_pid)
+        await measure("lean", lean_call, concurrency, redis_pid)
+        await measure("pipe", pipe_call, concurrency, redis_pid)
         await redis.delete("sb:usage")
+    await pipe.close()
     await redis.aclose()
 
 
