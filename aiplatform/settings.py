@@ -8,6 +8,7 @@ lists the same names; keep the two in step.
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections.abc import Callable
 from pathlib import Path
@@ -107,7 +108,9 @@ DEFAULT_PLAN = env.str("DEFAULT_PLAN", "standard")
 GATEWAY_MAX_CALL_SECONDS = env.int("GATEWAY_MAX_CALL_SECONDS", 900)
 # How many gateway processes share the limits when Redis is unreachable and a plan fails open: each
 # process then enforces 1/N of every rate and concurrency limit on its own.
-GATEWAY_PROCESSES = env.int("GATEWAY_PROCESSES", env.int("WEB_CONCURRENCY", 1))
+# (An empty WEB_CONCURRENCY, as the compose file passes through, means bin/serve's default: set before it starts
+# the workers, whose settings then read the number.)
+GATEWAY_PROCESSES = env.int("GATEWAY_PROCESSES", int(os.environ.get("WEB_CONCURRENCY") or 1))
 # The Redis stream the gateway appends usage events to (full stack), and how long an entry a consumer
 # took may sit unacknowledged before another worker claims it (a worker killed mid-batch).
 USAGE_STREAM = env.str("USAGE_STREAM", "sb:usage")

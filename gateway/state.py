@@ -150,6 +150,9 @@ def _poll_client():
                                    retry=Retry(NoBackoff(), 0))
 
 
+_CATCH_UP_SECONDS = 0.05
+
+
 class GatewayState:
     """Holds the current snapshot and keeps it fresh."""
 
@@ -160,6 +163,8 @@ class GatewayState:
         self._redis = None
         self._polls = 0
         self._last_check = 0.0
+        self._last_catch_up = 0.0
+        self._catch_up: asyncio.Future | None = None
         self._redis_again_at = 0  # poll number; after a Redis failure the database answers until then
 
     async def current(self) -> Snapshot:
@@ -204,6 +209,33 @@ class GatewayState:
                     limiter.local.seed_spend(self.snapshot.ledger_spend)
                 log.info("gateway_config_loaded", versions=versions, aliases=len(self.snapshot.routing),
                          keys=len(self.snapshot.keys))
+
+    async def caught_up(self, seen: Snapshot) -> Snapshot | None:
+        """A snapshot newer than ``seen`` if the configuration changed since it was loaded; else None.
+
+        For refusals a change made a moment ago would cure (a key just created, a subscription just
+        approved): with several gateway processes, the one that answers may not have polled yet. The
+        versions are checked at once instead of at the next poll: calls that ask while a check is under
+        way wait for it, and a new check starts at most every ``_CATCH_UP_SECONDS`` per process, so a
+        flood of bad keys costs at most that many version reads. Never on the happy path.
+        """
+        if self.snapshot is not seen:  # a newer one arrived since this call began
+            return self.snapshot
+        check = self._catch_up
+        if check is None or check.done():
+            now = time.monotonic()
+            if now - self._last_catch_up < _CATCH_UP_SECONDS:
+                return None
+            self._last_catch_up = now
+            check = self._catch_up = asyncio.ensure_future(self._refresh_quietly())
+        await asyncio.shield(check)
+        return self.snapshot if self.snapshot is not seen else None
+
+    async def _refresh_quietly(self) -> None:
+        try:
+            await self.refresh()
+        except Exception:  # keep the snapshot we have; the refusal stands
+            log.exception("gateway_config_catch_up_failed")
 
     async def _poll_forever(self) -> None:
         while True:

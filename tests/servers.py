@@ -96,6 +96,10 @@ def _server_env(data_dir: Path, port: int, extra: dict[str, str] | None) -> dict
         PYTHON=sys.executable,
         LOG_LEVEL="INFO",
         LOG_FORMAT="json",
+        # One worker process: a test that checks a change took effect, then expects the next call to see
+        # it too, must not land on a second worker still on its previous snapshot (up to one poll
+        # interval). Tests of several processes ask for them (WEB_CONCURRENCY, or a second server).
+        WEB_CONCURRENCY="1",
     )
     redis_url = os.environ.get("REDIS_URL")
     if redis_url:

@@ -69,34 +69,34 @@ async def _embed(ctx: CallContext) -> Result:
 
 async def chat_completions(ctx: CallContext) -> Result:
     """``POST /v1/chat/completions``"""
-    authenticate(ctx)
+    await authenticate(ctx)
     ctx.request = openai_wire.parse_chat_request(await ctx.read_body())
-    resolve_alias(ctx, ctx.request.model, kind="chat")
+    await resolve_alias(ctx, ctx.request.model, kind="chat")
     check_request_fits(ctx, ctx.request)
     return await _governed(ctx, _chat_openai)
 
 
 async def messages(ctx: CallContext) -> Result:
     """``POST /v1/messages`` — Anthropic's Messages API, on any alias whatever the provider behind it."""
-    authenticate(ctx)
+    await authenticate(ctx)
     ctx.request = anthropic_wire.parse_messages_request(await ctx.read_body())
-    resolve_alias(ctx, ctx.request.model, kind="chat")
+    await resolve_alias(ctx, ctx.request.model, kind="chat")
     check_request_fits(ctx, ctx.request)
     return await _governed(ctx, _chat_anthropic)
 
 
 async def embeddings(ctx: CallContext) -> Result:
     """``POST /v1/embeddings``"""
-    authenticate(ctx)
+    await authenticate(ctx)
     ctx.request = openai_wire.parse_embedding_request(await ctx.read_body())
-    resolve_alias(ctx, ctx.request.model, kind="embeddings")
+    await resolve_alias(ctx, ctx.request.model, kind="embeddings")
     check_request_fits(ctx, ctx.request)
     return await _governed(ctx, _embed)
 
 
 async def list_models(ctx: CallContext) -> Result:
     """``GET /v1/models`` — exactly the aliases this key may call."""
-    authenticate(ctx)
+    await authenticate(ctx)
     from gateway.models_list import render_model_list
 
     return render_model_list(ctx)
@@ -104,7 +104,7 @@ async def list_models(ctx: CallContext) -> Result:
 
 async def retrieve_model(ctx: CallContext, model: str) -> Result:
     """``GET /v1/models/{model}``"""
-    authenticate(ctx)
+    await authenticate(ctx)
     from gateway.models_list import render_model
 
     return render_model(ctx, model)
@@ -112,7 +112,7 @@ async def retrieve_model(ctx: CallContext, model: str) -> Result:
 
 async def usage(ctx: CallContext) -> Result:
     """``GET /v1/usage`` — the calling key's limits, what is left, and what it used this period."""
-    authenticate(ctx)
+    await authenticate(ctx)
     from gateway.usage_report import render_usage
 
     return await render_usage(ctx)

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from gateway.errors import AuthenticationError, PermissionDeniedError
 from gateway.metering import Refusal, record_refusal
 from gateway.pipeline.context import CallContext
+from gateway.state import state
 
 KEY_SHAPE = re.compile(r"^sb-[A-Za-z0-9_-]{32,128}$")
 PREFIX_LENGTH = 12
@@ -52,10 +53,12 @@ def _ip_allowed(ip: str | None, allowlist: tuple[str, ...]) -> bool:
     return any(address in network for network in _networks(allowlist))
 
 
-def authenticate(ctx: CallContext) -> None:
+async def authenticate(ctx: CallContext) -> None:
     """Set ``ctx.grant`` or raise: 401 for a missing, malformed, unknown, revoked or expired key; 403 for a refused IP.
 
-    Every refusal is counted and queued for the audit trail with the key's prefix only.
+    Every refusal is counted and queued for the audit trail with the key's prefix only. A key this
+    process does not know yet may have been created a moment ago: the configuration is checked once
+    more before it is refused (``state.caught_up``).
     """
     key = presented_key(ctx.headers)
     if not key:
@@ -65,7 +68,11 @@ def authenticate(ctx: CallContext) -> None:
     if not KEY_SHAPE.match(key):
         raise _refuse(ctx, "key_malformed", AuthenticationError(
             "Malformed API key: Switchboard keys look like 'sb-…'.", code="invalid_api_key"))
-    grant = ctx.snapshot.keys.get(hashlib.sha256(key.encode()).hexdigest())
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    grant = ctx.snapshot.keys.get(digest)
+    if grant is None and (fresh := await state.caught_up(ctx.snapshot)) is not None:
+        ctx.snapshot = fresh
+        grant = fresh.keys.get(digest)
     if grant is None:
         raise _refuse(ctx, "key_unknown", AuthenticationError(
             f"Incorrect API key provided: {key[:PREFIX_LENGTH]}…. Check the key, or create one in the portal.",

@@ -7,15 +7,25 @@ import random
 from gateway.errors import BadRequestError, GoneError, NotFoundError, PermissionDeniedError, UpstreamUnavailableError
 from gateway.metering import Refusal, record_refusal
 from gateway.normal import ChatRequest, EmbeddingRequest
+from gateway.pipeline.authenticate import authenticate
 from gateway.pipeline.context import CallContext
 from gateway.providers.demo import DEFAULT_DIMENSIONS
+from gateway.state import state
 from gateway.wire.openai import MAX_DIMENSIONS
 from registry.lifecycle import AliasNotCallable, AliasRetired, lifecycle_headers
 
 
-def resolve_alias(ctx: CallContext, alias: str, *, kind: str) -> None:
-    """Set ``ctx.routing`` (and lifecycle headers) for ``alias``, or raise 404 / 403 / 410 / 400."""
+async def resolve_alias(ctx: CallContext, alias: str, *, kind: str) -> None:
+    """Set ``ctx.routing`` (and lifecycle headers) for ``alias``, or raise 404 / 403 / 410 / 400.
+
+    An alias unknown to this process, or not in the key's subscriptions, may have been added a moment
+    ago: the configuration is checked once more (and the key with it) before the call is refused.
+    """
     routing = ctx.snapshot.routing.get(alias)
+    if (routing is None or alias not in ctx.grant.aliases) and (fresh := await state.caught_up(ctx.snapshot)) is not None:
+        ctx.snapshot = fresh
+        await authenticate(ctx)
+        routing = fresh.routing.get(alias)
     if routing is None:
         raise NotFoundError(f"The model '{alias}' does not exist or you do not have access to it.", param="model")
     if alias not in ctx.grant.aliases:

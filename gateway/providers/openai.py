@@ -10,13 +10,19 @@ e.g. `OpenAI-Organization`), `stream_usage` (default true: ask for usage in the 
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 
 import orjson
-from multidict import CIMultiDict, CIMultiDictProxy
-from yarl import URL
 
-from gateway.http_clients import error_mapper, post_json, sse_data, stream_error, stream_lines, upstream_json
+from gateway.http_clients import (
+    error_mapper,
+    header_map,
+    post_json,
+    sse_data,
+    stream_error,
+    stream_lines,
+    upstream_json,
+)
 from gateway.normal import ChatChunk, ChatRequest, ChatResponse, EmbeddingRequest, EmbeddingResponse, now
 from gateway.providers.base import Adapter, UpstreamTarget
 from gateway.tokens import count_inputs
@@ -39,10 +45,9 @@ def headers_for(target: UpstreamTarget) -> dict[str, str]:
 
 
 @functools.lru_cache(maxsize=1024)
-def _prepared(target: UpstreamTarget, path: str) -> tuple[URL, CIMultiDictProxy[str]]:
-    """The endpoint's URL and headers, built once per target (and routing snapshot), not per call: aiohttp
-    takes a parsed ``URL`` and an immutable header multidict as they are, without re-parsing or copying."""
-    return URL(target.base_url.rstrip("/") + path), CIMultiDictProxy(CIMultiDict(headers_for(target)))
+def _prepared(target: UpstreamTarget, path: str) -> tuple[str, Mapping[str, str]]:
+    """The endpoint's URL and headers, built once per target (and routing snapshot), not on every call."""
+    return target.base_url.rstrip("/") + path, header_map(headers_for(target))
 
 
 async def complete(
