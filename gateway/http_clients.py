@@ -130,36 +130,40 @@ class _Waits:
     """The first-byte and total timeouts of one call, kept here rather than by reqwest: reqwest reports every
     timeout before the answer's headers as a connect timeout, and the caller must learn which one it was."""
 
-    __slots__ = ("deadline", "first_byte", "loop")
+    __slots__ = ("deadline", "loop", "target", "timeouts")
 
-    def __init__(self, timeouts: CallTimeouts) -> None:
+    def __init__(self, target: UpstreamTarget) -> None:
+        self.target = target
+        self.timeouts = timeout_for(target)
         self.loop = asyncio.get_running_loop()
-        self.first_byte = timeouts.sock_read
-        self.deadline = self.loop.time() + timeouts.total
+        self.deadline = self.loop.time() + self.timeouts.total
 
     def next_wait(self) -> asyncio.Timeout:
         """A timeout for the next wait on the upstream: the first byte (or chunk), or the call's deadline."""
-        return asyncio.timeout_at(min(self.loop.time() + self.first_byte, self.deadline))
+        return asyncio.timeout_at(min(self.loop.time() + self.timeouts.sock_read, self.deadline))
 
-    def expired(self, target: UpstreamTarget) -> UpstreamTimeoutError:
-        provider = target.provider_kind
+    def error(self, exc: BaseException, wait: asyncio.Timeout) -> UpstreamError:
+        """What a transport failure during ``wait`` tells the caller: which timeout ran out, or what failed."""
+        if not wait.expired():
+            return transport_error(exc, self.target)
+        provider = self.target.provider_kind
         if self.loop.time() >= self.deadline:
             return UpstreamTimeoutError(
-                f"{provider} error: the upstream exceeded the {target.total_timeout:g}s deadline", provider=provider)
+                f"{provider} error: the upstream exceeded the {self.target.total_timeout:g}s deadline",
+                provider=provider)
         return UpstreamTimeoutError(f"{provider} error: the upstream did not answer in time", provider=provider)
 
-
-def _request(target: UpstreamTarget, url: str, body: bytes, headers: Mapping[str, str],
-             params: Mapping[str, str] | None, *, streamed: bool):
-    builder = session().client_for(timeout_for(target)).post(str(url)).headers(headers).body_bytes(body)
-    if params:
-        builder = builder.query(params)
-    if not streamed:
-        return builder.build()
-    # pyreqwest reads a streamed body ahead up to this many bytes before handing back the response, which
-    # would hold a paced stream's first chunks (measured: a 5-chunk stream arrived whole after 0.5 s): 1 byte
-    # makes each chunk available as it arrives.
-    return builder.streamed_read_buffer_limit(1).build_streamed()
+    def request(self, url: str, body: bytes, headers: Mapping[str, str], params: Mapping[str, str] | None, *,
+                streamed: bool):
+        builder = session().client_for(self.timeouts).post(url).headers(headers).body_bytes(body)
+        if params:
+            builder = builder.query(params)
+        if not streamed:
+            return builder.build()
+        # pyreqwest reads a streamed body ahead up to this many bytes before handing back the response, which
+        # would hold a paced stream's first chunks (measured: a 5-chunk stream arrived whole after 0.5 s):
+        # 1 byte makes each chunk available as it arrives.
+        return builder.streamed_read_buffer_limit(1).build_streamed()
 
 
 def header_map(headers: Mapping[str, str]) -> HeaderMap:
@@ -194,15 +198,13 @@ async def post_json(
     params: Mapping[str, str] | None = None,
 ) -> bytes:
     """POST a JSON body and return the 2xx answer's bytes; non-2xx answers raise `on_error(...)`."""
-    waits = _Waits(timeout_for(target))
+    waits = _Waits(target)
     try:
-        async with waits.next_wait() as wait:
-            response = await _request(target, url, body, headers, params, streamed=False).send()
+        async with (wait := waits.next_wait()):
+            response = await waits.request(url, body, headers, params, streamed=False).send()
             content = bytes(await response.bytes())
     except _TRANSPORT_ERRORS as exc:
-        if wait.expired():
-            raise waits.expired(target) from exc
-        raise transport_error(exc, target) from exc
+        raise waits.error(exc, wait) from exc
     if response.status >= 300:
         raise on_error(response.status, content, response.headers)
     return content
@@ -223,16 +225,13 @@ async def stream_lines(
     task that consumes it, closes the upstream connection (unless the answer was read to its end), which
     ends the upstream's work. The total deadline runs from the start of the call to the end of the body.
     """
-    waits = _Waits(timeout_for(target))
-    request = _request(target, url, body, headers, params, streamed=True)
-    wait = waits.next_wait()
+    waits = _Waits(target)
+    request = waits.request(url, body, headers, params, streamed=True)
     try:
-        async with wait:
+        async with (wait := waits.next_wait()):
             response = await request.__aenter__()
     except _TRANSPORT_ERRORS as exc:
-        if wait.expired():
-            raise waits.expired(target) from exc
-        raise transport_error(exc, target) from exc
+        raise waits.error(exc, wait) from exc
     try:
         reader = response.body_reader
         if response.status >= 300:
@@ -259,9 +258,7 @@ async def stream_lines(
         if pending:
             yield pending.rstrip(b"\r").decode("utf-8", "replace")
     except _TRANSPORT_ERRORS as exc:
-        if wait.expired():
-            raise waits.expired(target) from exc
-        raise transport_error(exc, target) from exc
+        raise waits.error(exc, wait) from exc
     finally:
         # Read to the end, the connection goes back to the pool; otherwise it is closed, ending the upstream's work.
         await request.__aexit__(None, None, None)
