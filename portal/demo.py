@@ -8,7 +8,7 @@ from portal import services
 from portal.models import Application, AutoApprovalRule, DataClassification, Environment
 from registry.models import ModelAlias
 
-DEMO_APPLICATION = "playground"
+DEMO_APPLICATION = "demo-app"
 DEMO_ALIASES = ("demo-chat", "demo-embed")
 
 

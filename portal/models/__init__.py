@@ -16,6 +16,7 @@ from portal.models.limits import (
     UsageRollup,
 )
 from portal.models.notifications import Notification
+from portal.models.playground import ChatMessage, ComparedAnswer, Comparison, Conversation, PlaygroundAccess
 from portal.models.subscriptions import AutoApprovalRule, Subscription, SubscriptionStatus, SubscriptionTransition
 from portal.models.usage import UsageEvent
 
@@ -37,6 +38,11 @@ __all__ = [
     "HostingStatus",
     "LatencyNeed",
     "Notification",
+    "ChatMessage",
+    "ComparedAnswer",
+    "Comparison",
+    "Conversation",
+    "PlaygroundAccess",
     "PersonalAccessToken",
     "Subscription",
     "SubscriptionStatus",

@@ -37,11 +37,17 @@ class Application(TenantOwned):
                                            default=DataClassification.INTERNAL,
                                            help_text="The most sensitive data it will send.")
     environment = models.CharField(max_length=8, choices=Environment.choices, default=Environment.DEV)
+    is_playground = models.BooleanField(default=False, editable=False,
+                                        help_text="The team's playground: managed by the portal, keys per person.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["name"]
-        constraints = [models.UniqueConstraint(fields=["tenant", "name"], name="application_name_unique_per_tenant")]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "name"], name="application_name_unique_per_tenant"),
+            models.UniqueConstraint(fields=["tenant"], condition=models.Q(is_playground=True),
+                                    name="one_playground_per_tenant"),
+        ]
 
     def __str__(self) -> str:
         return self.name

@@ -133,13 +133,14 @@ def update_plan(*, actor: User | None, plan: Plan, values: dict[str, Any]) -> Pl
 
 
 def seed_plans() -> list[Plan]:
-    """Create the seeded plans that are missing (free, standard, premium), as migration 0005 does.
+    """Create the seeded plans that are missing (free, standard, premium; playground), as migrations 0005 and 0009 do.
 
     The demo seed calls it, so a database emptied by hand (or a test's flush) still has a default plan.
     """
     from importlib import import_module
 
-    seeded = import_module("portal.migrations.0005_seed_plans").PLANS
+    seeded = [*import_module("portal.migrations.0005_seed_plans").PLANS,
+              import_module("portal.migrations.0009_playground").PLAYGROUND_PLAN]
     created = []
     for values in seeded:
         if not Plan.objects.filter(name=values["name"]).exists():

@@ -44,7 +44,7 @@ def test_any_signed_in_user_reads_the_plans(api_as, developer):
     listing = api_as(developer).get("/api/plans/").json()
     standard = api_as(developer).get("/api/plans/standard/").json()
 
-    assert [plan["name"] for plan in listing["results"]] == ["free", "premium", "standard"]
+    assert [plan["name"] for plan in listing["results"]] == ["free", "playground", "premium", "standard"]
     assert standard["is_default"] is True
     assert standard["requests_per_minute"] == 600
     assert standard["cost_per_month"] == "1000.000000"
