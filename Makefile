@@ -27,7 +27,9 @@ $(PY):
 	@PYTHON=$$(bin/find-python) && echo "Using $$PYTHON" && "$$PYTHON" -m venv $(VENV)
 
 $(STAMP): requirements/lock.txt | $(PY)
-	@$(PY) -m pip install -q --disable-pip-version-check "uv==$(UV_VERSION)"
+	@# -qq: pip warns about every configured index that lacks the package ("Location ... is ignored");
+	@# only errors matter to someone running `make run`.
+	@$(PY) -m pip install -qq --disable-pip-version-check "uv==$(UV_VERSION)"
 	@$(UV) pip sync -q --python $(PY) requirements/lock.txt
 	@touch $@
 

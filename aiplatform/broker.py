@@ -45,3 +45,7 @@ class Channel(filesystem.Channel):
 
 class Transport(filesystem.Transport):
     Channel = Channel
+
+    # A folder has no host; kombu's virtual transports default to "localhost" and then warn at every
+    # connection that "No hostname was supplied".
+    default_connection_params: dict = {}

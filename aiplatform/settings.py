@@ -45,8 +45,11 @@ HTTPS_ONLY = env.bool("HTTPS_ONLY", True)
 TRUST_X_FORWARDED_PROTO = env.bool("TRUST_X_FORWARDED_PROTO", False)
 # How many trusted proxies append to X-Forwarded-For; the caller is that many entries from the right.
 TRUSTED_PROXY_HOPS = env.int("TRUSTED_PROXY_HOPS", 1)
-# The public URL of this deployment, used in e-mails and docs.
-SITE_URL = env.str("SITE_URL", "http://127.0.0.1:8000")
+# The public URL of this deployment, used in e-mails and docs. Default: where `make run` serves, from
+# HOST and PORT (a wildcard address such as 0.0.0.0 is not one a browser can open: 127.0.0.1 instead).
+_HOST = env.str("HOST", "127.0.0.1").strip("[]")
+_HOST = "127.0.0.1" if _HOST in ("", "0.0.0.0", "::") else _HOST
+SITE_URL = env.str("SITE_URL", "") or f"http://{f'[{_HOST}]' if ':' in _HOST else _HOST}:{env.int('PORT', 8000)}"
 
 # --- data --------------------------------------------------------------------
 # PostgreSQL in production (postgres://user:pass@host:5432/db); SQLite file when unset.
@@ -380,6 +383,8 @@ except (ValueError, KeyError) as exc:
     raise ImproperlyConfigured(f"EMAIL_URL is not a valid e-mail URL: {exc}") from exc
 if not _email.get("EMAIL_BACKEND"):
     raise ImproperlyConfigured(f"EMAIL_URL has an unknown scheme: {EMAIL_URL.split(':', 1)[0]!r}")
+if _email["EMAIL_BACKEND"] == "django.core.mail.backends.console.EmailBackend":
+    _email["EMAIL_BACKEND"] = "aiplatform.mail.ConsoleEmailBackend"  # long links on one line (aiplatform/mail.py)
 vars().update(_email)
 
 # --- security ----------------------------------------------------------------------
