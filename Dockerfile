@@ -1,4 +1,11 @@
 # Switchboard: one image for web (granian), Celery worker and Celery beat.
+
+# The front-end packages (Pico CSS), exactly as package-lock.json pins them.
+FROM node:20-slim AS assets
+WORKDIR /assets
+COPY package.json package-lock.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+
 FROM python:3.12-slim AS base
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
@@ -11,6 +18,7 @@ RUN pip install --no-cache-dir "uv==0.13.9" \
  && useradd --system --uid 10001 --home /app switchboard
 
 COPY . .
+COPY --from=assets /assets/node_modules node_modules
 # Static files are collected at build time (no secret needed: the key is only read at run time).
 RUN SECRET_KEY=build-only-not-a-secret DATA_DIR=/tmp/build python manage.py collectstatic --no-input -v0 \
  && mkdir -p /app/var && cp -r /tmp/build/staticfiles /app/var/staticfiles \

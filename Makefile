@@ -7,6 +7,7 @@ PY       := $(VENV)/bin/python
 UV       := $(VENV)/bin/uv
 UV_VERSION := 0.13.9
 STAMP    := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
 HOST     ?= 127.0.0.1
 PORT     ?= 8000
 export HOST PORT
@@ -33,7 +34,15 @@ $(STAMP): requirements/lock.txt | $(PY)
 	@$(UV) pip sync -q --python $(PY) requirements/lock.txt
 	@touch $@
 
-install: $(STAMP)
+# Front-end packages (Pico CSS), pinned in package-lock.json and served from static/: npm ci runs
+# only when the lock file changed since the last install.
+$(NODE_STAMP): package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "make: npm not found. Switchboard's pages need front-end packages from npm:" \
+	  "install Node.js 20 or newer with npm (https://nodejs.org/, or apt-get install nodejs npm), then run make again." >&2; exit 1; }
+	@out=$$(npm ci --ignore-scripts --no-audit --no-fund --loglevel=error 2>&1) || { echo "$$out" >&2; exit 1; }
+	@touch $@
+
+install: $(STAMP) $(NODE_STAMP)
 
 setup: install
 	@$(PY) manage.py migrate --no-input -v0
