@@ -1,8 +1,9 @@
 """Pages of the portal: a team's applications, subscriptions and keys; approvers' queues; access tokens.
 
 Views parse a form, call one service or selector, and render. Tenant objects are fetched with
-``get_for_user_or_404``; a secret is rendered once, in the response to the POST that made it,
-and never put in a message, a redirect or the session.
+``get_for_user_or_404``. A new secret follows post/redirect/get: the POST that made it keeps it in
+the session (``portal.shown_once``) and redirects to the one page that shows it and drops it, so a
+reload shows nothing and never makes a second key; it is never put in a message or a URL.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from django.views.decorators.http import require_POST
 from aiplatform.models import Tenant
 from aiplatform.permissions import can, get_for_user_or_404, require
 from aiplatform.selectors import tenants_for_user
-from portal import selectors, services, usage_selectors
+from portal import selectors, services, shown_once, usage_selectors
 from portal.forms import (
     AccessTokenForm,
     ApplicationForm,
@@ -95,6 +96,11 @@ def _secret_page(request: HttpRequest, context: dict) -> HttpResponse:
     response = render(request, "portal/secret_shown_once.html", context)
     response["Cache-Control"] = "no-store"
     return response
+
+
+def _show_key_once(request: HttpRequest, key: ApiKey, secret: str, **extra) -> HttpResponse:
+    shown_once.keep(request, kind="key", pk=key.pk, secret=secret, **extra)
+    return redirect("portal:key_secret", key.pk)
 
 
 # --- a team's pages -------------------------------------------------------------------------------
@@ -223,8 +229,22 @@ def key_create(request: HttpRequest, pk: int) -> HttpResponse:
         except ValidationError as exc:
             _errors(limits_form if _names_a_limit(exc) else form, exc)
         else:
-            return _secret_page(request, {"key": key, "secret": secret, "app": app, "what": "API key"})
+            return _show_key_once(request, key, secret)
     return _application_page(request, app, key_form=form, key_limits_form=limits_form, invalid=True)
+
+
+@login_required
+def key_secret(request: HttpRequest, pk: int) -> HttpResponse:
+    """The new key's secret, once: the page the key form redirects to. Reloaded, it says the secret is gone."""
+    key = get_for_user_or_404(ApiKey.objects.select_related("application", "replaces"), request.user, pk=pk)
+    held = shown_once.take(request, kind="key", pk=key.pk)
+    if held is None:
+        messages.info(request, f"The secret of key {key.key_prefix}… was shown once and cannot be shown again. "
+                               "If it was not stored, rotate the key or create another.")
+        return redirect("portal:application", key.application_id)
+    return _secret_page(request, {"key": key, "secret": held["secret"], "app": key.application, "what": "API key",
+                                  "rotated_from": key.replaces if held.get("rotated") else None,
+                                  "overlap_hours": held.get("overlap_hours")})
 
 
 @login_required
@@ -241,8 +261,7 @@ def key_rotate(request: HttpRequest, pk: int) -> HttpResponse:
     except ValidationError as exc:
         _say(request, exc)
         return redirect("portal:application", key.application_id)
-    return _secret_page(request, {"key": new, "secret": secret, "app": key.application, "what": "API key",
-                                  "rotated_from": key, "overlap_hours": hours})
+    return _show_key_once(request, new, secret, rotated=True, overlap_hours=hours)
 
 
 @login_required
@@ -442,9 +461,24 @@ def tokens(request: HttpRequest) -> HttpResponse:
         except ValidationError as exc:
             _errors(form, exc)
         else:
-            return _secret_page(request, {"token": token, "secret": secret, "what": "personal access token"})
+            shown_once.keep(request, kind="token", pk=token.pk, secret=secret)
+            return redirect("portal:token_secret", token.pk)
     return render(request, "portal/tokens.html", {"tokens": selectors.access_tokens_of(request.user), "form": form},
                   status=400 if request.method == "POST" else 200)
+
+
+@login_required
+def token_secret(request: HttpRequest, pk: int) -> HttpResponse:
+    """The new personal access token, once (the token form redirects here)."""
+    token = selectors.access_tokens_of(request.user).filter(pk=pk).first()
+    if token is None:
+        raise Http404("No such token.")
+    held = shown_once.take(request, kind="token", pk=token.pk)
+    if held is None:
+        messages.info(request, f"Token {token.name} was shown once and cannot be shown again; "
+                               "if it was not stored, revoke it and create another.")
+        return redirect("portal:tokens")
+    return _secret_page(request, {"token": token, "secret": held["secret"], "what": "personal access token"})
 
 
 @login_required

@@ -23,7 +23,7 @@ def test_a_key_is_created_with_its_plan_and_limits(client, developer, app, appro
 
     shown = client.post(f"/portal/applications/{app.pk}/keys", {"name": "prod", **KEY_LIMITS})
 
-    assert shown.status_code == 200
+    assert shown.status_code == 302
     limits = LimitSettings.objects.get(key=ApiKey.objects.get())
     assert limits.plan.name == "premium"
     assert limits.requests_per_minute == 50

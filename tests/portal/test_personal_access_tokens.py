@@ -48,7 +48,7 @@ def test_a_token_creates_nothing_in_a_team_its_owner_is_not_in(developer, tenant
 def test_tokens_are_made_and_revoked_in_the_portal(client, developer):
     client.force_login(developer)
 
-    page = client.post("/portal/tokens/", {"name": "ci"})
+    page = client.post("/portal/tokens/", {"name": "ci"}, follow=True)
 
     assert page.status_code == 200 and page["Cache-Control"] == "no-store"
     token = PersonalAccessToken.objects.get(user=developer)

@@ -29,7 +29,8 @@ def test_register_request_and_create_a_key_in_the_pages(client, developer, tenan
     client.post(f"/portal/applications/{app.pk}/subscriptions", {"alias": "fast-chat", "use_case": "Support"})
     assert Subscription.objects.get().status == "pending"
 
-    shown = client.post(f"/portal/applications/{app.pk}/keys", {"name": "prod", "ip_allowlist": "10.0.0.0/8"})
+    shown = client.post(f"/portal/applications/{app.pk}/keys", {"name": "prod", "ip_allowlist": "10.0.0.0/8"},
+                        follow=True)
     key = ApiKey.objects.get()
     assert shown.status_code == 200 and shown["Cache-Control"] == "no-store"
     assert "shown this once" in shown.content.decode() and key.key_prefix in shown.content.decode()
