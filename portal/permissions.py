@@ -44,3 +44,17 @@ register("auto_approval.manage")  # platform admins only
 register("limits.narrow", tenant_role=TenantRole.DEVELOPER)
 register("limits.manage")  # platform admins only
 register("usage.view_all", platform_roles=(PlatformRole.AUDITOR,))  # every team's spend, chargeback
+
+
+def _may_review_feedback(user, obj) -> bool:
+    """``obj`` is a Feedback, a ModelAlias, or None ("does this person review feedback at all")."""
+    if obj is None:
+        return True
+    from registry.models import ModelAlias
+
+    alias = obj if isinstance(obj, ModelAlias) else ModelAlias.objects.filter(name=obj.alias).first()
+    return is_alias_approver(user, alias) if alias is not None else user.is_platform_admin
+
+
+# Feedback on a model's answers is reviewed (triaged, resolved, exported) by its owners and platform admins.
+register("feedback.review", platform_roles=(PlatformRole.MODEL_OWNER,), also=_may_review_feedback)

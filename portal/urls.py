@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from portal import views, views_limits, views_usage
+from portal import views, views_feedback, views_limits, views_usage
 
 app_name = "portal"
 
@@ -39,4 +39,9 @@ urlpatterns = [
     path("models/<str:name>/limits/", views_limits.model_cap, name="model_cap"),
     path("applications/<int:pk>/limits/", views_limits.application_limits, name="application_limits"),
     path("teams/<slug:slug>/caps/", views_limits.team_caps, name="team_caps"),
+    path("feedback/", views_feedback.feedback_queue, name="feedback_queue"),
+    path("feedback/submit", views_feedback.feedback_submit, name="feedback_submit"),
+    path("feedback/<int:pk>/review", views_feedback.feedback_review, name="feedback_review"),
+    path("feedback/<str:alias>.csv", views_feedback.feedback_csv, name="feedback_csv"),
+    path("feedback/<str:alias>/summary", views_feedback.feedback_summary, name="feedback_summary"),
 ]

@@ -3,6 +3,7 @@ tokens, dedicated-hosting requests, in-app notifications, plans and limits, and 
 ledger with its rollups."""
 
 from portal.models.applications import Application, DataClassification, Environment
+from portal.models.feedback import Feedback, FeedbackStatus
 from portal.models.hosting import HostingRequest, HostingStatus, LatencyNeed
 from portal.models.keys import ApiKey, PersonalAccessToken
 from portal.models.limits import (
@@ -34,6 +35,8 @@ __all__ = [
     "AutoApprovalRule",
     "DataClassification",
     "Environment",
+    "Feedback",
+    "FeedbackStatus",
     "HostingRequest",
     "HostingStatus",
     "LatencyNeed",
