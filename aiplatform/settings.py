@@ -82,6 +82,12 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", "switchboard@localhost")
 # --- audit trail -----------------------------------------------------------------
 # The key of the audit chain's HMAC, kept outside the database. Unset: generated once into DATA_DIR.
 AUDIT_HMAC_KEY = env.str("AUDIT_HMAC_KEY", "")
+# Derives each person's playground key secret (HMAC of a per-key salt), so no secret is stored.
+# Unset: generated once into DATA_DIR; set it in any multi-host deployment.
+PLAYGROUND_KEY_SECRET = env.str("PLAYGROUND_KEY_SECRET", "")
+# Where the playground calls the gateway: this server itself (where it listens), by default.
+PLAYGROUND_GATEWAY_URL = env.str("PLAYGROUND_GATEWAY_URL", "") or (
+    f"http://{f'[{_HOST}]' if ':' in _HOST else _HOST}:{env.int('PORT', 8000)}")
 # The append-only file of signed checkpoints of the audit chain's head (JSON lines). Unset: in DATA_DIR.
 AUDIT_CHECKPOINT_PATH = env.str("AUDIT_CHECKPOINT_PATH", "")
 
@@ -170,6 +176,8 @@ SECRET_KEY = SECRET_KEY or _generated_once("secret_key", lambda: secrets.token_u
 AUDIT_HMAC_KEY = AUDIT_HMAC_KEY or _generated_once("audit_hmac_key", lambda: secrets.token_urlsafe(50))
 AUDIT_CHECKPOINT_PATH = Path(AUDIT_CHECKPOINT_PATH or DATA_DIR / "audit_checkpoints.jsonl").resolve()
 SECRETS_ENCRYPTION_KEYS = SECRETS_ENCRYPTION_KEYS or [_generated_once("secrets_key", _fernet_key)]
+PLAYGROUND_KEY_SECRET = PLAYGROUND_KEY_SECRET or _generated_once(
+    "playground_key_secret", lambda: secrets.token_urlsafe(50))
 
 EMBEDDED = not DATABASE_URL
 EMBEDDED_REDIS = not REDIS_URL

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from portal import views, views_feedback, views_limits, views_usage
+from portal import views, views_card, views_feedback, views_limits, views_usage
 
 app_name = "portal"
 
@@ -44,4 +44,5 @@ urlpatterns = [
     path("feedback/<int:pk>/review", views_feedback.feedback_review, name="feedback_review"),
     path("feedback/<str:alias>.csv", views_feedback.feedback_csv, name="feedback_csv"),
     path("feedback/<str:alias>/summary", views_feedback.feedback_summary, name="feedback_summary"),
+    path("request-access", views_card.request_access, name="request_access"),
 ]

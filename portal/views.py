@@ -156,7 +156,9 @@ def _application_page(request: HttpRequest, app: Application, **extra) -> HttpRe
         "subscriptions": selectors.subscriptions_of(app, viewer=request.user),
         "keys": selectors.keys_of(app, viewer=request.user).select_related("replaced_by"),
         "may_manage": can(request.user, "key.manage", app),
-        "request_form": extra.pop("request_form", SubscriptionRequestForm()),
+        # ?alias= comes from a model card's "Request access": the form opens with that model chosen.
+        "request_form": extra.pop("request_form", SubscriptionRequestForm(
+            initial={"alias": request.GET.get("alias", "")[:100]} if request.method == "GET" else None)),
         "request_limits_form": extra.pop("request_limits_form", LimitsForm(prefix="sub")),
         "key_form": extra.pop("key_form", KeyForm()),
         "key_limits_form": extra.pop("key_limits_form", LimitsForm(prefix="key")),

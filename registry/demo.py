@@ -37,8 +37,9 @@ _EMBED_CARD = {
 @transaction.atomic
 def seed_demo_models(*, stdout=None) -> ModelAlias:
     """Create (or leave as they are) the ``demo`` provider and the ``demo-chat``/``demo-embed`` aliases."""
+    # A short pause between streamed pieces, so the playground shows the answer arriving as a real model's does.
     provider = Provider.objects.filter(name=DEMO_PROVIDER).first() or services.create_provider(
-        actor=None, name=DEMO_PROVIDER, kind=ProviderKind.DEMO
+        actor=None, name=DEMO_PROVIDER, kind=ProviderKind.DEMO, config={"token_delay_ms": 25}
     )
     chat = _alias(provider, DEMO_CHAT, AliasKind.CHAT, "demo-chat-1",
                   ["chat", "streaming", "json_output"], _CHAT_CARD)

@@ -104,6 +104,9 @@ class ChatMessage(Answer):
     class Meta:
         ordering = ["created_at", "pk"]
 
+    def __str__(self) -> str:
+        return f"{self.get_role_display()}: {self.content[:40]}"
+
 
 class Comparison(CallSettings):
     """One prompt sent to two or three models side by side, and which answer the person preferred."""
@@ -118,6 +121,9 @@ class Comparison(CallSettings):
     class Meta:
         ordering = ["-created_at", "-pk"]
 
+    def __str__(self) -> str:
+        return self.prompt[:60]
+
 
 class ComparedAnswer(Answer):
     """One model's answer in a comparison."""
@@ -129,3 +135,6 @@ class ComparedAnswer(Answer):
     class Meta:
         ordering = ["slot"]
         constraints = [models.UniqueConstraint(fields=["comparison", "slot"], name="one_answer_per_slot")]
+
+    def __str__(self) -> str:
+        return f"{self.alias} (slot {self.slot})"

@@ -72,6 +72,12 @@ def _issue(*, application: Application, actor: User | None, name: str, expires_a
     return key, secret
 
 
+def _refuse_playground(application: Application) -> None:
+    if application.is_playground:
+        raise ValidationError({"application": "The playground's keys are personal and managed by the portal: "
+                                              "open the playground, or register an application for your own key."})
+
+
 def _audit_key(key: ApiKey) -> dict:
     return {"prefix": key.key_prefix, "application": key.application.name, "name": key.name,
             "expires_at": key.expires_at, "ip_allowlist": key.ip_allowlist}
@@ -87,6 +93,7 @@ def create_api_key(
 ) -> tuple[ApiKey, str]:
     """Issue a key for ``application``. Returns the key and its secret — the only time the secret exists."""
     check_permission(actor, "key.manage", application)
+    _refuse_playground(application)
     _check_expiry(expires_at)
     allowlist = clean_ip_allowlist(ip_allowlist)
     with transaction.atomic():
@@ -107,6 +114,7 @@ def rotate_api_key(
         raise ValidationError({"overlap": f"The overlap must be between 0 and {MAX_ROTATION_OVERLAP.days} days."})
     with transaction.atomic():
         old = ApiKey.objects.select_for_update(of=("self",)).select_related("application").get(pk=key.pk)
+        _refuse_playground(old.application)
         if old.is_revoked:
             raise ValidationError("A revoked key cannot be rotated; create a new key.")
         if old.replaced_by_id is not None:

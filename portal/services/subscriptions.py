@@ -13,6 +13,7 @@ from aiplatform.models import User
 from portal.models import Application, AutoApprovalRule, Subscription, SubscriptionStatus, SubscriptionTransition
 from portal.models.subscriptions import OPEN_STATUSES
 from portal.notifications import notify
+from portal.services.playground import sync_after_transition
 from portal.services.transitions import (
     InvalidTransition,
     actor_label,
@@ -69,6 +70,9 @@ def _move(subscription: Subscription, verb: str, *, actor: User | None, label: s
                  changes={"status": [before, to], "reason": reason, "alias": sub.alias.name,
                           "application": sub.application.name})
     config_version.bump("keys")
+    if not sub.application.is_playground:  # the team's access changed: its playground follows
+        tenant_id = sub.tenant_id
+        transaction.on_commit(lambda: sync_after_transition(tenant_id=tenant_id))
     by = "the approval policy" if label == POLICY else label
     notify(user=sub.requested_by,
            title=f"{sub.application.name}: access to {sub.alias.name} {PAST[verb]}",
@@ -94,6 +98,9 @@ def request_subscription(
     """Ask for access to ``alias``. Approved at once (by "policy") when an auto-approval rule matches;
     otherwise pending, and the alias's owners are told."""
     check_permission(actor, "subscription.request", application)
+    if application.is_playground:
+        raise ValidationError({"alias": "The playground follows the team's access: subscribe one of the team's "
+                                        "applications, and the playground gets the model too."})
     use_case = (use_case or "").strip()
     if not use_case:
         raise ValidationError({"use_case": "Say what the application will do with the model."})

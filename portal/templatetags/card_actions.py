@@ -1,0 +1,69 @@
+"""What a model card offers the person reading it: try it, ask for it, call it (``{% card_actions %}``).
+
+The card lives in the registry, which knows nothing of teams and applications; this tag is the
+portal's part of the page, loaded by the card's template.
+"""
+
+from __future__ import annotations
+
+from django import template
+from django.conf import settings
+
+from aiplatform.permissions import can
+from portal import playground_selectors, selectors
+from portal.services.playground import team_aliases
+
+register = template.Library()
+
+
+def _snippets(alias, base_url: str) -> dict[str, str]:
+    gateway = base_url.rstrip("/") + "/v1"
+    name = alias.name
+    if alias.kind != "chat":
+        return {
+            "openai": (
+                "from openai import OpenAI\n\n"
+                f'client = OpenAI(base_url="{gateway}", api_key="sb-…your key…")\n'
+                f'vectors = client.embeddings.create(model="{name}", input=["Hello"])\n'
+                "print(len(vectors.data[0].embedding))"),
+            "curl": (
+                f"curl {gateway}/embeddings \\\n"
+                '  -H "Authorization: Bearer $SWITCHBOARD_KEY" -H "Content-Type: application/json" \\\n'
+                f"  -d '{{\"model\": \"{name}\", \"input\": \"Hello\"}}'"),
+        }
+    return {
+        "openai": (
+            "from openai import OpenAI\n\n"
+            f'client = OpenAI(base_url="{gateway}", api_key="sb-…your key…")\n'
+            "reply = client.chat.completions.create(\n"
+            f'    model="{name}",\n'
+            '    messages=[{"role": "user", "content": "Hello!"}],\n'
+            ")\n"
+            "print(reply.choices[0].message.content)"),
+        "anthropic": (
+            "import anthropic\n\n"
+            f'client = anthropic.Anthropic(base_url="{base_url.rstrip("/")}", api_key="sb-…your key…")\n'
+            "message = client.messages.create(\n"
+            f'    model="{name}", max_tokens=512,\n'
+            '    messages=[{"role": "user", "content": "Hello!"}],\n'
+            ")\n"
+            "print(message.content[0].text)"),
+        "curl": (
+            f"curl {gateway}/chat/completions \\\n"
+            '  -H "Authorization: Bearer $SWITCHBOARD_KEY" -H "Content-Type: application/json" \\\n'
+            f"  -d '{{\"model\": \"{name}\", \"messages\": [{{\"role\": \"user\", \"content\": \"Hello!\"}}]}}'"),
+    }
+
+
+@register.inclusion_tag("portal/_card_actions.html", takes_context=True)
+def card_actions(context, alias) -> dict:
+    """Try in playground, Request access (for one of the person's applications) and code to copy."""
+    user = context["request"].user
+    teams = playground_selectors.teams_of(user)
+    may_try = alias.kind == "chat" and any(alias.name in team_aliases(team) for team in teams)
+    # Only teams the person is in: a platform admin sees every application, but asks for their own.
+    mine = selectors.applications_for(user).filter(is_playground=False, tenant__memberships__user=user)
+    applications = [app for app in mine if can(user, "subscription.request", app)]
+    return {"alias": alias, "may_try": may_try, "is_chat": alias.kind == "chat", "applications": applications,
+            "requestable": alias.status in ("approved", "evaluating"), "snippets": _snippets(alias, settings.SITE_URL),
+            "has_team": bool(teams)}

@@ -1,0 +1,63 @@
+// Switchboard's page chrome: the colour theme and the collapsible navigation.
+// Loaded in <head> without defer, so a saved theme applies before the first paint (no flash of the
+// other theme). A file, not an inline script: the Content-Security-Policy allows scripts from 'self' only.
+(function () {
+  "use strict";
+  var KEY = "switchboard-theme";
+  var root = document.documentElement;
+  var darkQuery = window.matchMedia ? window.matchMedia("(prefers-color-scheme: dark)") : null;
+
+  function saved() {
+    try { return localStorage.getItem(KEY); } catch (e) { return null; }  // storage may be disabled
+  }
+
+  // No saved choice: no data-theme, so Pico follows prefers-color-scheme.
+  var choice = saved();
+  if (choice === "dark" || choice === "light") root.setAttribute("data-theme", choice);
+  root.classList.add("js");  // the CSS collapses the menu only when this script can open it
+
+  function currentTheme() {
+    var theme = root.getAttribute("data-theme");
+    if (theme) return theme;
+    return darkQuery && darkQuery.matches ? "dark" : "light";
+  }
+
+  function setUpThemeToggle() {
+    var toggle = document.getElementById("theme-toggle");
+    if (!toggle) return;
+    function show() { toggle.setAttribute("aria-pressed", String(currentTheme() === "dark")); }
+    toggle.hidden = false;
+    show();
+    toggle.addEventListener("click", function () {
+      var next = currentTheme() === "dark" ? "light" : "dark";
+      root.setAttribute("data-theme", next);
+      try { localStorage.setItem(KEY, next); } catch (e) { /* the choice lasts for this page only */ }
+      show();
+    });
+    if (darkQuery && darkQuery.addEventListener) darkQuery.addEventListener("change", show);
+  }
+
+  function setUpMenu() {
+    var toggle = document.getElementById("nav-toggle");
+    var menu = toggle && document.getElementById(toggle.getAttribute("aria-controls"));
+    if (!menu) return;
+    function setOpen(open) {
+      toggle.setAttribute("aria-expanded", String(open));
+      menu.classList.toggle("open", open);
+    }
+    toggle.addEventListener("click", function () {
+      setOpen(toggle.getAttribute("aria-expanded") !== "true");
+    });
+    document.addEventListener("keydown", function (event) {
+      if (event.key === "Escape" && toggle.getAttribute("aria-expanded") === "true") {
+        setOpen(false);
+        toggle.focus();
+      }
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    setUpThemeToggle();
+    setUpMenu();
+  });
+})();
