@@ -17,7 +17,7 @@ from django.conf import settings
 from aiplatform.client_address import client_address
 from aiplatform.lifespan import on_shutdown, on_startup
 from aiplatform.request_context import mint_request_id, well_formed_incoming_id
-from gateway import http_clients, metering, pipeline, tokens
+from gateway import feedback, http_clients, metering, pipeline, tokens
 from gateway.errors import (
     BadRequestError,
     GatewayError,
@@ -66,7 +66,10 @@ ROUTES = {
     "/v1/messages": ("POST", pipeline.messages, "messages", "anthropic"),
     "/v1/models": ("GET", pipeline.list_models, "models", "openai"),
     "/v1/usage": ("GET", pipeline.usage, "usage", "openai"),
+    "/v1/feedback": ("POST", feedback.submit_feedback, "feedback", "openai"),
 }
+# A successful answer is 200 except where a route creates something.
+CREATED = frozenset({"/v1/feedback"})
 
 
 def _error_body(error: GatewayError, style: str) -> bytes:
@@ -188,7 +191,7 @@ async def application(scope, receive, send) -> None:
         error = InternalError(f"The gateway failed to handle this request (request id {request_id}).")
         result, status = _error_body(error, style), error.status
     else:
-        status = 200
+        status = 201 if path in CREATED else 200
     response_headers = [(b"x-request-id", request_id.encode()),
                         *((k.encode("latin-1"), v.encode("latin-1")) for k, v in extra_headers.items())]
     if isinstance(result, StreamBody):

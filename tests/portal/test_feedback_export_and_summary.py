@@ -26,6 +26,7 @@ def rate(user, team, alias: str, rating: str, category: str = "", comment: str =
                                                category=category, comment=comment)
 
 
+@pytest.mark.smoke
 def test_the_owner_exports_every_feedback_on_the_model(client, model_owner, developer, tenant_a, alias, api_key):
     rate(developer, tenant_a, alias.name, "down", "incorrect", "=HYPERLINK(\"http://evil\")")
     call = ledger_line(api_key)
@@ -52,6 +53,7 @@ def test_another_owner_cannot_export_it(client, make_user, alias):
     assert client.get(reverse("portal:feedback_csv", args=[alias.name])).status_code == 403
 
 
+@pytest.mark.smoke
 def test_the_summary_counts_thumbs_and_top_problems(developer, tenant_a, alias):
     rate(developer, tenant_a, alias.name, "up")
     rate(developer, tenant_a, alias.name, "up")

@@ -74,6 +74,7 @@ def test_filters_narrow_the_queue(client, model_owner, bad_answer, developer, te
     assert "Lovely answer" not in hallucinations
 
 
+@pytest.mark.smoke
 def test_triage_then_resolve_through_the_queue_swaps_the_row_and_is_audited(client, model_owner, bad_answer):
     client = signed_in(client, model_owner)
     url = reverse("portal:feedback_review", args=[bad_answer.pk])

@@ -25,6 +25,7 @@ def other_app_key(app, developer):
     return key
 
 
+@pytest.mark.smoke
 def test_a_person_rates_their_own_chat_answer(developer, answer, tenant_a):
     feedback = services.submit_playground_feedback(user=developer, request_id=answer.request_id, rating="down",
                                                    category="hallucination", comment="Paris is in France.")
@@ -46,6 +47,7 @@ def test_a_person_rates_their_own_compared_answer(developer, tenant_a):
     assert feedback.alias == "slow-chat"
 
 
+@pytest.mark.smoke
 def test_another_persons_answer_is_refused_and_audited(answer, tenant_a, make_member):
     colleague = make_member(tenant_a)
 
@@ -113,6 +115,7 @@ def test_a_comment_of_exactly_the_bound_is_kept(developer, answer):
 
 # --- applications, through their keys ------------------------------------------------------------------
 
+@pytest.mark.smoke
 def test_an_application_rates_its_own_call(api_key):
     call = ledger_line(api_key)
 
