@@ -75,7 +75,7 @@ def test_every_page_fits_a_phone_screen(new_page, platform, tmp_path):
     too_wide = {"/accounts/login/": page_width(page)}
     sign_in(page, "platform-admin@example.com")
     paths = ["/", "/models/", "/models/fast-chat/", "/models/manage/", "/portal/", "/portal/teams/alpha/",
-             f"/portal/applications/{platform.app.pk}/", "/portal/approvals/", "/audit/", "/portal/usage/"]
+             f"/portal/applications/{platform.app.pk}/", "/portal/approvals/", "/audit/", "/portal/usage/", "/playground/"]
 
     for path in paths:
         page.goto(path)
