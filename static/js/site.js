@@ -56,8 +56,20 @@
     });
   }
 
+  // The menu entry of the section this page belongs to: the longest link path the page's path starts with.
+  function markCurrentSection() {
+    var path = window.location.pathname, best = null, bestLength = 0;
+    document.querySelectorAll(".site-menu a[href]").forEach(function (link) {
+      var linkPath = new URL(link.href, window.location.href).pathname;
+      var matches = linkPath === path || (linkPath !== "/" && path.indexOf(linkPath) === 0);
+      if (matches && linkPath.length > bestLength) { best = link; bestLength = linkPath.length; }
+    });
+    if (best) best.setAttribute("aria-current", "page");
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     setUpThemeToggle();
     setUpMenu();
+    markCurrentSection();
   });
 })();

@@ -152,6 +152,8 @@ def test_on_a_wide_screen_the_menu_is_open_without_a_button(new_page, platform):
     expect(page.get_by_role("button", name="Menu")).to_be_hidden()
     expect(page.get_by_role("link", name="Audit")).to_be_visible()
     expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    expect(page.get_by_role("link", name="Models", exact=True)).to_have_attribute("aria-current", "page")
+    expect(page.get_by_role("link", name="Teams")).not_to_have_attribute("aria-current", "page")
 
 
 def background(page) -> str:
