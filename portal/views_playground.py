@@ -144,10 +144,10 @@ def answer(request: HttpRequest, pk: int) -> HttpResponse:
 def figures(request: HttpRequest, request_id: str) -> HttpResponse:
     """Tokens and cost of one answer from the ledger; polled by the page until the meter has written it."""
     raw = request.GET.get("try", "0")
-    tries = min(int(raw), 30) if raw.isdigit() else 0
+    tries = min(int(raw), 60) if raw.isdigit() else 0
     return render(request, "portal/playground/_ledger_figures.html",
                   {"event": selectors.ledger_line(request.user, request_id), "request_id": request_id,
-                   "next_try": tries + 1, "give_up": tries >= 30})
+                   "next_try": tries + 1, "give_up": tries >= 60})
 
 
 # --- streaming --------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from django import template
 from django.conf import settings
 
 from aiplatform.permissions import can
-from portal import playground_selectors, selectors
+from portal import playground_selectors, selectors, selectors_feedback
 from portal.services.playground import team_aliases
 
 register = template.Library()
@@ -67,3 +67,11 @@ def card_actions(context, alias) -> dict:
     return {"alias": alias, "may_try": may_try, "is_chat": alias.kind == "chat", "applications": applications,
             "requestable": alias.status in ("approved", "evaluating"), "snippets": _snippets(alias, settings.SITE_URL),
             "has_team": bool(teams)}
+
+
+@register.inclusion_tag("registry/_feedback_summary.html", takes_context=True)
+def card_feedback(context, alias) -> dict:
+    """What people said of ``alias`` (thumbs, categories, compare votes); its reviewers get the CSV export."""
+    user = context["request"].user
+    return {"summary": selectors_feedback.feedback_summary(alias), "alias": alias,
+            "may_export": can(user, "feedback.review", alias)}

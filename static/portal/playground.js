@@ -131,6 +131,7 @@
       send.disabled = true;
       stop.hidden = false;
       let finished = false;
+      const startedNew = !conversationUrl;
       try {
         const response = await post(form.action, form, body, controller.signal);
         if (!response.ok) {
@@ -165,6 +166,7 @@
             activate(saved);
           }
         });
+        if (startedNew && conversationUrl) refreshFrom(conversationUrl, [".chat-head"]);  // rename, delete
       } catch (e) {
         if (e.name !== "AbortError") showError(error, "The connection was lost: " + e.message);
       } finally {
