@@ -37,24 +37,36 @@
     if (darkQuery && darkQuery.addEventListener) darkQuery.addEventListener("change", show);
   }
 
-  function setUpMenu() {
-    var toggle = document.getElementById("nav-toggle");
-    var menu = toggle && document.getElementById(toggle.getAttribute("aria-controls"));
-    if (!menu) return;
-    function setOpen(open) {
-      toggle.setAttribute("aria-expanded", String(open));
-      menu.classList.toggle("open", open);
+  // A button that shows and hides the list it controls (aria-controls): the menu on narrow screens, the
+  // account's entries everywhere. Escape closes the last one opened and gives its button the focus back.
+  var open = [];
+  function disclosure(toggleId, closeOnClickOutside) {
+    var toggle = document.getElementById(toggleId);
+    var panel = toggle && document.getElementById(toggle.getAttribute("aria-controls"));
+    if (!panel) return;
+    function setOpen(isOpen) {
+      toggle.setAttribute("aria-expanded", String(isOpen));
+      panel.classList.toggle("open", isOpen);
+      open = open.filter(function (item) { return item.toggle !== toggle; });
+      if (isOpen) open.push({ toggle: toggle, close: function () { setOpen(false); } });
     }
     toggle.addEventListener("click", function () {
       setOpen(toggle.getAttribute("aria-expanded") !== "true");
     });
-    document.addEventListener("keydown", function (event) {
-      if (event.key === "Escape" && toggle.getAttribute("aria-expanded") === "true") {
-        setOpen(false);
-        toggle.focus();
-      }
-    });
+    if (closeOnClickOutside) {
+      document.addEventListener("click", function (event) {
+        if (toggle.getAttribute("aria-expanded") === "true" && !toggle.contains(event.target) && !panel.contains(event.target)) {
+          setOpen(false);
+        }
+      });
+    }
   }
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape" || !open.length) return;
+    var last = open[open.length - 1];
+    last.close();
+    last.toggle.focus();
+  });
 
   // The menu entry of the section this page belongs to: the longest link path the page's path starts with.
   function markCurrentSection() {
@@ -69,7 +81,8 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     setUpThemeToggle();
-    setUpMenu();
+    disclosure("nav-toggle", false);
+    disclosure("account-toggle", true);
     markCurrentSection();
   });
 })();

@@ -4,6 +4,7 @@ browser remembers (issue 11.5, issue 12.8)."""
 
 from __future__ import annotations
 
+import re
 from types import SimpleNamespace
 
 import pytest
@@ -99,7 +100,9 @@ def test_on_a_phone_the_menu_is_folded_and_opens_with_a_click(new_page, platform
     menu_button.click()
     expect(menu_button).to_have_attribute("aria-expanded", "true")
     expect(audit).to_be_visible()
+    page.get_by_role("button", name="platform-admin@example.com").click()
     expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    expect(page.get_by_role("link", name="Security")).to_be_visible()
     assert page_width(page) <= PHONE["width"]
 
     audit.click()
@@ -151,9 +154,33 @@ def test_on_a_wide_screen_the_menu_is_open_without_a_button(new_page, platform):
 
     expect(page.get_by_role("button", name="Menu")).to_be_hidden()
     expect(page.get_by_role("link", name="Audit")).to_be_visible()
-    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    assert page.evaluate("document.querySelector('.site-menu').getBoundingClientRect().height") < 80  # one line
     expect(page.get_by_role("link", name="Models", exact=True)).to_have_attribute("aria-current", "page")
     expect(page.get_by_role("link", name="Teams")).not_to_have_attribute("aria-current", "page")
+
+
+def test_the_account_entries_open_under_the_e_mail(new_page, platform):
+    page = new_page(viewport={"width": 1280, "height": 800})
+    sign_in(page, "platform-admin@example.com")
+    page.goto("/models/")
+    account = page.get_by_role("button", name="platform-admin@example.com")
+    sign_out = page.get_by_role("button", name="Sign out")
+
+    expect(sign_out).to_be_hidden()
+    account.click()
+    expect(sign_out).to_be_visible()
+    expect(page.get_by_role("link", name="Security")).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(sign_out).to_be_hidden()
+    expect(account).to_be_focused()
+
+    account.click()
+    page.locator("main h1").click()  # a click elsewhere closes it
+    expect(sign_out).to_be_hidden()
+
+    account.click()
+    sign_out.click()
+    expect(page).to_have_url(re.compile("/accounts/login/"))
 
 
 def background(page) -> str:
