@@ -2,9 +2,10 @@
 
     DEMO_ADMIN_PASSWORD=demo-password make run            # in one terminal
     .venv/bin/python manage.py registry apply docs/screenshots/registry.yaml
+    .venv/bin/python manage.py create_api_key --tenant demo --app demo-app --models demo-chat-b  # the team's access
     .venv/bin/python docs/screenshots/take.py http://127.0.0.1:8000 admin@example.com demo-password
 
-Writes catalogue.png and card.png (1280 x 800, light theme) next to this file; ``--out DIR --all`` also
+Writes catalogue.png, card.png, playground.png and compare.png (1280 x 800, light theme) next to this file; ``--out DIR --all`` also
 takes each page at 390 px wide and in the dark theme, to look at before committing a change of style.
 """
 
@@ -47,8 +48,28 @@ def main() -> None:
                 page.goto(path)
                 page.wait_for_load_state("networkidle")
                 page.screenshot(path=args.out / f"{name}{suffix}.png")
+            playground(page, args.out, suffix)
             context.close()
         browser.close()
+
+
+def playground(page, out: Path, suffix: str) -> None:
+    """A two-turn chat with the demo model, and the demo model compared with its second name."""
+    page.goto("/playground/?alias=demo-chat")
+    for prompt in ("What can I do in the playground?", "Show me a **markdown** answer with `code`."):
+        page.get_by_label("Message").fill(prompt)
+        page.get_by_role("button", name="Send", exact=True).click()
+        page.locator("#transcript .turn-model:not(.streaming) .figures").last.wait_for()
+    page.wait_for_timeout(2500)  # the ledger's tokens and cost under each answer
+    page.screenshot(path=out / f"playground{suffix}.png")
+    page.goto("/playground/compare/")
+    page.get_by_label("Model 1").select_option("demo-chat")
+    page.get_by_label("Model 2").select_option("demo-chat-b")
+    page.get_by_label("Prompt", exact=True).fill("Summarise why teams share one AI gateway.")
+    page.get_by_role("button", name="Compare").click()
+    page.locator("#compare-vote button").first.wait_for()
+    page.wait_for_timeout(2500)
+    page.screenshot(path=out / f"compare{suffix}.png")
 
 
 if __name__ == "__main__":
