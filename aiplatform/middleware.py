@@ -88,7 +88,7 @@ class RefuseNulInQueryMiddleware:
 
 
 # Paths a platform admin without MFA may still reach: enrolling, logging out, probes, assets.
-_MFA_EXEMPT_PREFIXES = ("/accounts/", "/static/", "/healthz", "/readyz")
+_MFA_EXEMPT_PREFIXES = ("/accounts/", "/static/", "/favicon.ico", "/healthz", "/readyz")
 
 
 class RequireAdminMfaMiddleware:

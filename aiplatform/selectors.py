@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, time, timedelta
+
 from django.db.models import QuerySet
 
-from aiplatform.models import AuditEvent, Invitation, Membership, Tenant
+from aiplatform.models import AuditEvent, Invitation, Membership, Tenant, User
 from aiplatform.models.tenancy import hash_token
 from aiplatform.roles import TenantRole
 
@@ -32,21 +34,41 @@ def open_invitations_of_tenant(tenant: Tenant, *, viewer) -> QuerySet[Invitation
     )
 
 
+def active_user_by_email(email: str) -> User | None:
+    """The active account with this e-mail address (any case), or None."""
+    return User.objects.filter(email__iexact=email.strip(), is_active=True).first()
+
+
 def invitation_by_token(token: str) -> Invitation | None:
     return Invitation.objects.select_related("tenant").filter(token_hash=hash_token(token)).first()
 
 
-def audit_events_for(user, *, tenant: Tenant | None = None, action_prefix: str = "") -> QuerySet[AuditEvent]:
-    """Audit events the user may read: all for platform admins and auditors, else their admin tenants'."""
+def audit_events_for(user, *, tenant: Tenant | None = None, action_prefix: str = "", actor: str = "",
+                     since: date | None = None, until: date | None = None) -> QuerySet[AuditEvent]:
+    """Audit events the user may read, newest first: all for platform admins and auditors, else their admin
+    tenants'. Narrowed to a tenant, an action prefix, an actor (part of the label) and UTC days, inclusive."""
     events = AuditEvent.objects.order_by("-seq")
     if not (user.is_platform_admin or user.is_auditor):
-        admin_tenants = Membership.objects.filter(user=user, role__in=TenantRole.ADMIN.at_least()).values("tenant_id")
-        events = events.filter(tenant_id__in=admin_tenants)
+        events = events.filter(tenant_id__in=audit_tenants_for(user).values("pk"))
     if tenant is not None:
         events = events.filter(tenant_id=tenant.pk)
     if action_prefix:
         events = events.filter(action__startswith=action_prefix)
+    if actor:
+        events = events.filter(actor_label__icontains=actor)
+    if since:
+        events = events.filter(occurred_at__gte=datetime.combine(since, time.min, tzinfo=UTC))
+    if until:
+        events = events.filter(occurred_at__lt=datetime.combine(until + timedelta(days=1), time.min, tzinfo=UTC))
     return events
+
+
+def audit_tenants_for(user) -> QuerySet[Tenant]:
+    """The tenants whose audit events the user may read (every one for platform admins and auditors)."""
+    if user.is_platform_admin or user.is_auditor:
+        return Tenant.objects.order_by("name")
+    admin_of = Membership.objects.filter(user=user, role__in=TenantRole.ADMIN.at_least()).values("tenant_id")
+    return Tenant.objects.filter(pk__in=admin_of).order_by("name")
 
 
 def may_read_audit(user) -> bool:

@@ -154,7 +154,7 @@ def invite_member(*, actor: User | None, tenant: Tenant, email: str, role: str) 
     email = email.strip().lower()
     with transaction.atomic():
         if Membership.objects.filter(tenant=tenant, user__email__iexact=email).exists():
-            raise ValidationError(f"{email} is already a member of {tenant.name}.")
+            raise ValidationError({"email": f"{email} is already a member of {tenant.name}."})
         token = secrets.token_urlsafe(32)
         invitation = Invitation.objects.create(
             tenant=tenant,

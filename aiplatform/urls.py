@@ -3,6 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from aiplatform import health, views
+from portal import views_home, views_team
 
 admin.site.site_header = "Switchboard administration"
 admin.site.site_title = "Switchboard"
@@ -12,10 +13,13 @@ handler403 = "aiplatform.views.permission_denied"
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
-    path("", views.home, name="home"),
+    path("", views_home.home, name="home"),
+    path("favicon.ico", views.favicon, name="favicon"),
     path("accounts/", include("allauth.urls")),
-    path("teams/<slug:slug>/", views.tenant_detail, name="tenant_detail"),
-    path("teams/<slug:slug>/invite", views.tenant_invite, name="tenant_invite"),
+    path("teams/new/", views.tenant_new, name="tenant_new"),
+    # The team page is the portal's (it shows the team's applications too); the core's member views stay here.
+    path("teams/<slug:slug>/", views_team.team, name="tenant_detail"),
+    path("teams/<slug:slug>/invite", views_team.member_invite, name="tenant_invite"),
     path("teams/<slug:slug>/members/<int:membership_id>/role", views.membership_change_role, name="membership_change_role"),
     path("teams/<slug:slug>/members/<int:membership_id>/remove", views.membership_remove, name="membership_remove"),
     path("invitations/<str:token>/", views.invitation_accept, name="invitation_accept"),

@@ -1,4 +1,6 @@
-"""Pages of the core: the home dashboard, a team's page, invitations, the audit log."""
+"""Pages of the core: creating a team, its members' roles, invitations, the audit log. (The team page and
+the home page show the portal's applications too, so they are the portal's: ``portal/views_team.py``,
+``portal/views_home.py``.)"""
 
 from __future__ import annotations
 
@@ -8,49 +10,46 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.views.decorators.http import require_POST
 
 from aiplatform import selectors, services
 from aiplatform.accounts import INVITATION_SESSION_KEY
 from aiplatform.audit import record_event
-from aiplatform.forms import AuditFilterForm, ChangeRoleForm, InviteMemberForm
-from aiplatform.models import Membership, Tenant
-from aiplatform.permissions import can, get_for_user_or_404, require
+from aiplatform.audit_diff import change_lines
+from aiplatform.forms import AuditFilterForm, ChangeRoleForm, CreateTeamForm, add_service_errors
+from aiplatform.models import Membership
+from aiplatform.permissions import get_for_user_or_404, require
+
+
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Browsers ask for /favicon.ico whatever the page says; send them to the SVG icon."""
+    return redirect(static("favicon.svg"), permanent=True)
 
 
 @login_required
-def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "aiplatform/home.html", {"memberships": selectors.memberships_of_user(request.user)})
-
-
-@login_required
-def tenant_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    tenant = get_for_user_or_404(Tenant.objects, request.user, slug=slug)
-    may_manage = can(request.user, "tenant.manage_members", tenant)
-    return render(request, "aiplatform/tenant_detail.html", {
-        "tenant": tenant,
-        "members": selectors.members_of_tenant(tenant, viewer=request.user),
-        "invitations": selectors.open_invitations_of_tenant(tenant, viewer=request.user) if may_manage else [],
-        "may_manage": may_manage,
-        "invite_form": InviteMemberForm(),
-        "role_form": ChangeRoleForm(),
-    })
-
-
-@login_required
-@require_POST
-def tenant_invite(request: HttpRequest, slug: str) -> HttpResponse:
-    tenant = get_for_user_or_404(Tenant.objects, request.user, slug=slug)
-    form = InviteMemberForm(request.POST)
-    if form.is_valid():
-        try:
-            services.invite_member(actor=request.user, tenant=tenant, **form.cleaned_data)
-            messages.success(request, f"Invitation sent to {form.cleaned_data['email']}.")
-        except ValidationError as exc:
-            messages.error(request, " ".join(exc.messages))
-    else:
-        messages.error(request, "Give a valid e-mail address and role.")
-    return redirect("tenant_detail", slug=tenant.slug)
+def tenant_new(request: HttpRequest) -> HttpResponse:
+    """Platform admins create a team and name its owner (someone with an account; by default themselves)."""
+    require(request.user, "tenant.create")  # audits the refusal and raises
+    form = CreateTeamForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        owner_email = data.pop("owner")
+        owner = selectors.active_user_by_email(owner_email) if owner_email else request.user
+        if owner is None:
+            form.add_error("owner", "No one has an account with this address. Leave it empty to own the team "
+                                    "yourself, then invite them as owner from the team page.")
+        else:
+            try:
+                tenant = services.create_tenant(actor=request.user, owner=owner, **data)
+            except ValidationError as exc:
+                add_service_errors(form, exc)
+            else:
+                messages.success(request, f"{tenant.name} is created; {owner.email} owns it. "
+                                          "Next: invite its members.")
+                return redirect("tenant_detail", slug=tenant.slug)
+    return render(request, "aiplatform/tenant_new.html", {"form": form},
+                  status=400 if request.method == "POST" else 200)
 
 
 @login_required
@@ -101,15 +100,24 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
     return render(request, "aiplatform/invitation.html", {"invitation": invitation})
 
 
+AUDIT_PAGE_SIZE = 50
+
+
 @login_required
 def audit_log(request: HttpRequest) -> HttpResponse:
     if not selectors.may_read_audit(request.user):
         require(request.user, "audit.view")  # audits the refusal and raises
-    form = AuditFilterForm(request.GET or None)
-    prefix = form.cleaned_data["action"] if form.is_valid() else ""
-    events = selectors.audit_events_for(request.user, action_prefix=prefix)
-    page = Paginator(events, 50).get_page(request.GET.get("page"))
-    return render(request, "aiplatform/audit_log.html", {"page": page, "form": form})
+    form = AuditFilterForm(request.GET or None, tenants=selectors.audit_tenants_for(request.user))
+    filters = form.cleaned_data if form.is_valid() else {}
+    events = selectors.audit_events_for(
+        request.user, tenant=filters.get("tenant"), action_prefix=filters.get("action", ""),
+        actor=filters.get("actor", ""), since=filters.get("since"), until=filters.get("until"))
+    page = Paginator(events, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
+    for event in page.object_list:
+        event.change_lines = change_lines(event.changes, action=event.action)
+    kept = request.GET.copy()
+    kept.pop("page", None)
+    return render(request, "aiplatform/audit_log.html", {"page": page, "form": form, "filters": kept.urlencode()})
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:

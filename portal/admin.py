@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 
 from django.contrib import admin
 
+from aiplatform.admin import ReadOnlyAdmin
 from portal.models import (
     AlertWebhook,
     ApiKey,
@@ -21,17 +22,6 @@ from portal.models import (
     UsageRollup,
 )
 from registry.secrets import describe_reference
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(Application)

@@ -36,12 +36,17 @@ def push(user_id: int, message: dict) -> None:
         log.warning("notification_push_failed", user_id=user_id, exc_info=True)
 
 
-def notify(*, user, title: str, body: str = "", link: str = "", email: bool = True) -> Notification | None:
-    """Store a notification for ``user`` and, on commit, e-mail it and push it live. ``user`` None: nobody."""
+def notify(*, user, title: str, body: str = "", link: str = "", email: bool = True,
+           about: dict | None = None) -> Notification | None:
+    """Store a notification for ``user`` and, on commit, e-mail it and push it live. ``user`` None: nobody.
+
+    ``about`` names what changed (``{"subscription": 12}``); it travels with the live push only, so an
+    open page can refresh that part of itself.
+    """
     if user is None or not user.is_active:
         return None
     notification = Notification.objects.create(user=user, title=title[:200], body=body, link=link)
-    message = notification.as_message()
+    message = {**notification.as_message(), **({"about": about} if about else {})}
     address = user.email
     absolute_link = settings.SITE_URL.rstrip("/") + link if link.startswith("/") else link
 

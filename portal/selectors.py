@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import MappingProxyType
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from aiplatform.models import Tenant
+from aiplatform.models import Tenant, User
 from aiplatform.roles import PlatformRole
 from portal.models import (
     ApiKey,
@@ -104,6 +104,21 @@ def applications_for(user) -> QuerySet[Application]:
     return Application.objects.for_user(user).select_related("tenant", "owner").order_by("tenant__name", "name")
 
 
+def with_counts(applications: QuerySet[Application]) -> QuerySet[Application]:
+    """``applications`` annotated with ``approved`` and ``pending`` subscriptions and ``live_keys``."""
+    return applications.annotate(
+        approved=Count("subscriptions", filter=Q(subscriptions__status=SubscriptionStatus.APPROVED), distinct=True),
+        pending=Count("subscriptions", filter=Q(subscriptions__status=SubscriptionStatus.PENDING), distinct=True),
+        live_keys=Count("keys", filter=Q(keys__revoked_at__isnull=True) & (
+            Q(keys__expires_at__isnull=True) | Q(keys__expires_at__gt=timezone.now())), distinct=True),
+    )
+
+
+def applications_of_my_teams(user) -> QuerySet[Application]:
+    """Applications of the teams ``user`` is a member of (not every team's, even for platform admins), with counts."""
+    return with_counts(applications_for(user).filter(tenant__memberships__user=user, tenant__is_active=True))
+
+
 def subscriptions_for(user) -> QuerySet[Subscription]:
     """Subscriptions of the user's teams (all, for platform admins and auditors)."""
     return Subscription.objects.for_user(user).select_related("application", "alias", "tenant", "requested_by")
@@ -131,6 +146,16 @@ def hosting_requests_for(user) -> QuerySet[HostingRequest]:
 def is_approver(user) -> bool:
     return bool(getattr(user, "is_authenticated", False)) and (
         user.is_platform_admin or PlatformRole.MODEL_OWNER in user.platform_roles)
+
+
+def approvers_of(alias) -> list:
+    """Who decides requests for ``alias``: its owners who hold the model-owner role; when it has none, the
+    platform admins (they may decide any request). Active accounts only."""
+    owners = list(alias.owners.filter(is_active=True, platform_role_grants__role=PlatformRole.MODEL_OWNER))
+    if owners:
+        return owners
+    return list(User.objects.filter(is_active=True, platform_role_grants__role=PlatformRole.PLATFORM_ADMIN)
+                .order_by("email"))
 
 
 def subscriptions_decidable_by(user) -> QuerySet[Subscription]:

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 from django.urls import path
+from django.views.generic import RedirectView
 
-from portal import views, views_card, views_feedback, views_limits, views_usage
+from portal import views, views_card, views_feedback, views_limits, views_team, views_usage
 
 app_name = "portal"
 
 urlpatterns = [
     path("", views.index, name="index"),
-    path("teams/<slug:slug>/", views.team, name="team"),
-    path("teams/<slug:slug>/applications", views.application_create, name="application_create"),
+    # The team page is /teams/<slug>/ (members and applications in one page); the old address leads there.
+    path("teams/<slug:slug>/", RedirectView.as_view(pattern_name="tenant_detail"), name="team"),
+    path("teams/<slug:slug>/applications", views_team.application_create, name="application_create"),
     path("teams/<slug:slug>/hosting/new", views.hosting_new, name="hosting_new"),
     path("applications/<int:pk>/", views.application, name="application"),
     path("applications/<int:pk>/subscriptions", views.subscription_request, name="subscription_request"),
     path("applications/<int:pk>/keys", views.key_create, name="key_create"),
+    path("subscriptions/<int:pk>/row", views.subscription_row, name="subscription_row"),
     path("subscriptions/<int:pk>/cancel", views.subscription_cancel, name="subscription_cancel"),
     path("keys/<int:pk>/new", views.key_secret, name="key_secret"),
     path("keys/<int:pk>/rotate", views.key_rotate, name="key_rotate"),

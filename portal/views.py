@@ -15,19 +15,18 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from aiplatform.forms import add_service_errors, error_text
 from aiplatform.models import Tenant
 from aiplatform.permissions import can, get_for_user_or_404, require
 from aiplatform.selectors import tenants_for_user
 from portal import selectors, services, shown_once, usage_selectors
 from portal.forms import (
     AccessTokenForm,
-    ApplicationForm,
     AutoApprovalRuleForm,
     DecisionForm,
     HostingDecisionForm,
@@ -55,21 +54,9 @@ def _say(request: HttpRequest, exc: ValidationError) -> None:
     messages.error(request, " ".join(exc.messages))
 
 
-def _errors(form, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc.messages)
-
-
-def _form_error_text(form) -> str:
-    return " ".join(f"{'' if f == '__all__' else form.fields[f].label or f}: {' '.join(e)}".lstrip(": ")
-                    for f, e in form.errors.items())
-
-
 def _form_errors(request: HttpRequest, form) -> None:
-    messages.error(request, _form_error_text(form))
+    """A form posted from a table row (no fields of its own to show errors beside): every error in one banner."""
+    messages.error(request, error_text(form))
 
 
 @contextmanager
@@ -114,41 +101,6 @@ def index(request: HttpRequest) -> HttpResponse:
     })
 
 
-@login_required
-def team(request: HttpRequest, slug: str) -> HttpResponse:
-    tenant = get_for_user_or_404(Tenant.objects, request.user, slug=slug)
-    applications = selectors.applications_of(tenant, viewer=request.user).annotate(
-        approved=Count("subscriptions", filter=Q(subscriptions__status=SubscriptionStatus.APPROVED), distinct=True),
-        pending=Count("subscriptions", filter=Q(subscriptions__status=SubscriptionStatus.PENDING), distinct=True),
-        live_keys=Count("keys", filter=Q(keys__revoked_at__isnull=True) & (
-            Q(keys__expires_at__isnull=True) | Q(keys__expires_at__gt=timezone.now())), distinct=True),
-    )
-    return render(request, "portal/team.html", {
-        "tenant": tenant, "applications": applications, "form": ApplicationForm(),
-        "may_manage": can(request.user, "application.manage", tenant),
-        "hosting_requests": selectors.hosting_requests_for(request.user).filter(tenant=tenant),
-    })
-
-
-@login_required
-@require_POST
-def application_create(request: HttpRequest, slug: str) -> HttpResponse:
-    tenant = get_for_user_or_404(Tenant.objects, request.user, slug=slug)
-    form = ApplicationForm(request.POST)
-    if form.is_valid():
-        try:
-            app = services.create_application(actor=request.user, tenant=tenant, **form.cleaned_data)
-        except ValidationError as exc:
-            _errors(form, exc)
-        else:
-            messages.success(request, f"{app.name} is registered. Next: request access to a model.")
-            return redirect("portal:application", app.pk)
-    return render(request, "portal/team.html", {
-        "tenant": tenant, "applications": selectors.applications_of(tenant, viewer=request.user), "form": form,
-        "may_manage": True, "hosting_requests": selectors.hosting_requests_for(request.user).filter(tenant=tenant),
-    }, status=400)
-
-
 def _application_page(request: HttpRequest, app: Application, **extra) -> HttpResponse:
     invalid = extra.pop("invalid", False)
     return render(request, "portal/application.html", {
@@ -187,7 +139,7 @@ def subscription_request(request: HttpRequest, pk: int) -> HttpResponse:
                 if values:
                     services.set_limits(actor=request.user, owner=sub, values=values)
         except ValidationError as exc:
-            _errors(limits_form if _names_a_limit(exc) else form, exc)
+            add_service_errors(limits_form if _names_a_limit(exc) else form, exc)
         else:
             if sub.status == SubscriptionStatus.APPROVED:
                 messages.success(request, f"Access to {sub.alias.name} was approved at once by policy. "
@@ -197,6 +149,15 @@ def subscription_request(request: HttpRequest, pk: int) -> HttpResponse:
                                           "You will be notified of the decision.")
             return redirect("portal:application", app.pk)
     return _application_page(request, app, request_form=form, request_limits_form=limits_form, invalid=True)
+
+
+@login_required
+def subscription_row(request: HttpRequest, pk: int) -> HttpResponse:
+    """One row of the application page's subscriptions, for the live refresh when a decision arrives."""
+    sub = get_for_user_or_404(Subscription.objects.select_related("application", "alias", "requested_by")
+                              .prefetch_related("transitions"), request.user, pk=pk)
+    return render(request, "portal/_subscription_row.html",
+                  {"s": sub, "may_manage": can(request.user, "key.manage", sub.application)})
 
 
 @login_required
@@ -229,7 +190,7 @@ def key_create(request: HttpRequest, pk: int) -> HttpResponse:
                 if values:
                     services.set_limits(actor=request.user, owner=key, values=values)
         except ValidationError as exc:
-            _errors(limits_form if _names_a_limit(exc) else form, exc)
+            add_service_errors(limits_form if _names_a_limit(exc) else form, exc)
         else:
             return _show_key_once(request, key, secret)
     return _application_page(request, app, key_form=form, key_limits_form=limits_form, invalid=True)
@@ -313,10 +274,10 @@ def hosting_new(request: HttpRequest, slug: str) -> HttpResponse:
         try:
             services.request_hosting(actor=request.user, tenant=tenant, **data)
         except ValidationError as exc:
-            _errors(form, exc)
+            add_service_errors(form, exc)
         else:
             messages.success(request, "Your request for dedicated hosting was sent to the platform admins.")
-            return redirect("portal:team", tenant.slug)
+            return redirect("tenant_detail", tenant.slug)
     return render(request, "portal/hosting_form.html", {"tenant": tenant, "form": form},
                   status=400 if request.method == "POST" else 200)
 
@@ -330,7 +291,7 @@ def hosting_cancel(request: HttpRequest, pk: int) -> HttpResponse:
         messages.success(request, "The hosting request is cancelled.")
     except ValidationError as exc:
         _say(request, exc)
-    return redirect("portal:team", hosting.tenant.slug)
+    return redirect("tenant_detail", hosting.tenant.slug)
 
 
 # --- approvers ------------------------------------------------------------------------------------
@@ -359,7 +320,7 @@ def _with_limits_form(request: HttpRequest, sub: Subscription, form: LimitsForm 
 def _decide(request: HttpRequest, sub: Subscription, form: DecisionForm, limits_form: LimitsForm) -> str:
     """Approve (with the limits given) or reject ``sub``; the error to show, or empty."""
     if not form.is_valid() or not limits_form.is_valid():
-        return "Choose approve or reject." if not form.is_valid() else _form_error_text(limits_form)
+        return error_text(form, limits_form)
     approve = form.cleaned_data["decision"] == "approve"
     values = limits_form.limit_values() if approve else {}
     if values and not can(request.user, "limits.narrow", sub):
@@ -461,7 +422,7 @@ def tokens(request: HttpRequest) -> HttpResponse:
                 user=request.user, name=form.cleaned_data["name"],
                 expires_at=timezone.now() + timedelta(days=days) if days else None)
         except ValidationError as exc:
-            _errors(form, exc)
+            add_service_errors(form, exc)
         else:
             shown_once.keep(request, kind="token", pk=token.pk, secret=secret)
             return redirect("portal:token_secret", token.pk)

@@ -21,6 +21,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.cache import patch_vary_headers
 
+from aiplatform.forms import add_service_errors
 from aiplatform.models import Tenant
 from aiplatform.permissions import can, get_for_user_or_404, require
 from portal import limits_selectors as limits
@@ -28,7 +29,6 @@ from portal import services
 from portal.forms_limits import ApplicationLimitsForm, ModelCapForm, NewPlanForm, PlanForm, TeamCapsForm
 from portal.models import Application, LimitLevel, LimitSettings, Plan
 from portal.templatetags.usage_format import dollars
-from portal.views import _errors
 from registry.models import ModelAlias
 
 COUNTERS_KEPT = ("Counters are kept when limits change: what was used in the current minute, day and month "
@@ -90,7 +90,7 @@ def plans(request: HttpRequest) -> HttpResponse:
         try:
             plan = services.create_plan(actor=request.user, **form.plan_values())
         except ValidationError as exc:
-            _errors(form, exc)
+            add_service_errors(form, exc)
         else:
             messages.success(request, f"Plan {plan.name} is created. Applications, subscriptions and keys may "
                                       "follow it now.")
@@ -113,7 +113,7 @@ def plan_edit(request: HttpRequest, name: str) -> HttpResponse:
         try:
             services.update_plan(actor=request.user, plan=plan, values=form.plan_values())
         except ValidationError as exc:
-            _errors(form, exc)
+            add_service_errors(form, exc)
         else:
             messages.success(request, f"Plan {plan.name} is saved; the gateways apply it within a second. "
                                       "Counters are kept.")
@@ -133,7 +133,7 @@ def _save_limits(request: HttpRequest, form, owner, done: str) -> bool:
     try:
         services.set_limits(actor=request.user, owner=owner, values=form.limit_values())
     except ValidationError as exc:
-        _errors(form, exc)
+        add_service_errors(form, exc)
         return False
     messages.success(request, done)
     return True
@@ -166,7 +166,7 @@ def team_caps(request: HttpRequest, slug: str) -> HttpResponse:
         require(request.user, "limits.manage", tenant)
     form = TeamCapsForm(request.POST or None, instance=current) if may_manage else None
     if _save_limits(request, form, tenant, f"The caps of {tenant.name} are saved. Counters are kept."):
-        return redirect("portal:team", tenant.slug)
+        return redirect("tenant_detail", tenant.slug)
     return _render(request, "team.html", {"tenant": tenant, "limits": current, "rows": limit_rows(current),
                                           "form": form}, invalid=request.method == "POST")
 

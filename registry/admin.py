@@ -9,30 +9,9 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from aiplatform.permissions import can
+from aiplatform.admin import ReadOnlyAdmin
 from registry.models import Endpoint, ModelAlias, ModelCard, ModelCardVersion, Provider, Route, UpstreamModel
 from registry.secrets import describe_reference
-
-
-def _may_look(request) -> bool:
-    return can(request.user, "provider.manage")
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_module_permission(self, request) -> bool:
-        return _may_look(request)
-
-    def has_view_permission(self, request, obj=None) -> bool:
-        return _may_look(request)
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(Provider)

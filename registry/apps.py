@@ -10,8 +10,8 @@ class RegistryConfig(AppConfig):
     def ready(self) -> None:
         from registry import permissions  # noqa: F401  (registers the registry's actions)
 
-    def seed_demo(self, *, admin, tenant, stdout) -> None:
-        """Register the local demo provider and its aliases with full cards (idempotent)."""
+    def seed_demo(self, *, admin, tenant, model_owner=None, stdout) -> None:
+        """Register the local demo provider and its aliases with full cards, owned by ``model_owner`` (idempotent)."""
         from registry.demo import seed_demo_models
 
-        seed_demo_models(stdout=stdout)
+        seed_demo_models(owner=model_owner, stdout=stdout)

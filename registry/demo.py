@@ -35,15 +35,21 @@ _EMBED_CARD = {
 
 
 @transaction.atomic
-def seed_demo_models(*, stdout=None) -> ModelAlias:
-    """Create (or leave as they are) the ``demo`` provider and the ``demo-chat``/``demo-embed`` aliases."""
+def seed_demo_models(*, owner=None, stdout=None) -> ModelAlias:
+    """Create (or leave as they are) the ``demo`` provider and the ``demo-chat``/``demo-embed`` aliases, and
+    make ``owner`` one of their owners (the approver of requests for them)."""
     # A short pause between streamed pieces, so the playground shows the answer arriving as a real model's does.
     provider = Provider.objects.filter(name=DEMO_PROVIDER).first() or services.create_provider(
         actor=None, name=DEMO_PROVIDER, kind=ProviderKind.DEMO, config={"token_delay_ms": 25}
     )
     chat = _alias(provider, DEMO_CHAT, AliasKind.CHAT, "demo-chat-1",
                   ["chat", "streaming", "json_output"], _CHAT_CARD)
-    _alias(provider, DEMO_EMBED, AliasKind.EMBEDDINGS, "demo-embed-1", ["embeddings"], _EMBED_CARD)
+    embed = _alias(provider, DEMO_EMBED, AliasKind.EMBEDDINGS, "demo-embed-1", ["embeddings"], _EMBED_CARD)
+    if owner is not None:
+        for alias in (chat, embed):
+            owners = list(alias.owners.all())
+            if owner not in owners:  # added, never replacing the owners an admin chose
+                services.update_alias(actor=None, alias=alias, owners=[*owners, owner])
     if stdout is not None:
         stdout.write(f"Demo models: {DEMO_CHAT}, {DEMO_EMBED} (provider {DEMO_PROVIDER}).")
     return chat

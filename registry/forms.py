@@ -117,7 +117,8 @@ class RouteForm(forms.Form):
 
 
 class CardForm(forms.Form):
-    summary = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    summary = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}),
+                              help_text="What the model is for, in a sentence or two; the catalogue shows it.")
     use_cases = forms.CharField(required=False, help_text="Tags, separated by commas: summarization, code")
     limitations = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
     failure_modes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}),

@@ -404,6 +404,8 @@ def update_card(*, actor: User | None, alias: ModelAlias, note: str = "", **fiel
     """Change fields of the alias's card; saves a new version and audits the change (a no-op saves nothing)."""
     card, _ = ModelCard.objects.select_for_update().get_or_create(alias=alias)
     fields = clean_card_fields(fields)
+    if "summary" in fields and not fields["summary"]:  # given, so meant to be saved: never as nothing
+        raise ValidationError({"summary": "Say what the model is for: the catalogue and the card show the summary."})
     diff = _apply_fields(card, CARD_FIELDS, fields)
     if not diff:
         return card

@@ -9,21 +9,13 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from aiplatform.forms import add_service_errors
 from aiplatform.permissions import can, require
 from registry import selectors, services
 from registry.forms import AliasForm, CardForm, CatalogueFilterForm, EndpointForm, ProviderForm, RouteForm
 from registry.models import Endpoint, ModelAlias, Provider, UpstreamModel
 from registry.secrets import describe_reference, local_secret_problem
 from registry.sync import CatalogueUnavailable, dismiss_candidate, sync_provider_catalogue
-
-
-def _errors(form, exc: ValidationError) -> None:
-    """Put a service's refusal on the form, by field where it names one."""
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc.messages)
 
 
 def _alias_or_404(request: HttpRequest, name: str) -> ModelAlias:
@@ -74,11 +66,12 @@ def edit_card(request: HttpRequest, name: str) -> HttpResponse:
         try:
             services.update_card(actor=request.user, alias=alias, note=note, **fields)
         except ValidationError as exc:
-            _errors(form, exc)
+            add_service_errors(form, exc)
         else:
             messages.success(request, f"The card of {alias.name} was saved.")
             return redirect("registry:card", name=alias.name)
-    return render(request, "registry/card_form.html", {"alias": alias, "form": form})
+    return render(request, "registry/card_form.html", {"alias": alias, "form": form},
+                  status=400 if request.method == "POST" else 200)
 
 
 # --- platform admins --------------------------------------------------------------------------
@@ -120,7 +113,7 @@ def provider_form(request: HttpRequest, name: str | None = None) -> HttpResponse
                     fields.pop("api_key")  # the encrypted key is kept unless replaced
                 services.update_provider(actor=request.user, provider=provider, **fields)
         except ValidationError as exc:
-            _errors(form, exc)
+            add_service_errors(form, exc)
         else:
             messages.success(request, f"Provider {provider.name} saved.")
             return redirect("registry:manage")
@@ -152,7 +145,7 @@ def endpoint_form(request: HttpRequest, pk: int | None = None) -> HttpResponse:
             else:
                 services.update_endpoint(actor=request.user, endpoint=endpoint, **fields)
         except ValidationError as exc:
-            _errors(form, exc)
+            add_service_errors(form, exc)
         else:
             messages.success(request, f"Endpoint {endpoint} saved.")
             return redirect("registry:manage")
@@ -181,7 +174,7 @@ def alias_form(request: HttpRequest, name: str | None = None) -> HttpResponse:
                 fields.pop("name")
                 services.update_alias(actor=request.user, alias=alias, **fields)
         except ValidationError as exc:
-            _errors(form, exc)
+            add_service_errors(form, exc)
         else:
             messages.success(request, f"Model {alias.name} saved.")
             return redirect("registry:alias_edit", name=alias.name)

@@ -13,6 +13,7 @@ from aiplatform.models import User
 from portal.models import Application, AutoApprovalRule, Subscription, SubscriptionStatus, SubscriptionTransition
 from portal.models.subscriptions import OPEN_STATUSES
 from portal.notifications import notify
+from portal.selectors import approvers_of
 from portal.services.playground import sync_after_transition
 from portal.services.transitions import (
     InvalidTransition,
@@ -78,7 +79,7 @@ def _move(subscription: Subscription, verb: str, *, actor: User | None, label: s
            title=f"{sub.application.name}: access to {sub.alias.name} {PAST[verb]}",
            body=f"{by} {PAST[verb]} the subscription of {sub.application.name} to {sub.alias.name}."
                 + (f"\nWhy: {reason}" if reason else ""),
-           link=_link(sub))
+           link=_link(sub), about={"subscription": sub.pk})
     for field in Subscription._meta.concrete_fields:  # the caller's instance shows the new state too
         setattr(subscription, field.attname, getattr(sub, field.attname))
     return sub
@@ -96,7 +97,8 @@ def request_subscription(
     *, actor: User | None, application: Application, alias: ModelAlias, use_case: str, justification: str = ""
 ) -> Subscription:
     """Ask for access to ``alias``. Approved at once (by "policy") when an auto-approval rule matches;
-    otherwise pending, and the alias's owners are told."""
+    otherwise pending, and its approvers are told (in the portal and by e-mail, once the request is committed):
+    the alias's model owners, or the platform admins when it has none."""
     check_permission(actor, "subscription.request", application)
     if application.is_playground:
         raise ValidationError({"alias": "The playground follows the team's access: subscribe one of the team's "
@@ -113,9 +115,9 @@ def request_subscription(
         rule = matching_rule(application, alias)
         if rule is not None:
             return _move(sub, "approve", actor=None, label=POLICY, reason=f"Auto-approval rule #{rule.pk}: {rule}")
-        for owner in alias.owners.filter(is_active=True):
-            if owner != actor:
-                notify(user=owner, title=f"{application.tenant.name} asks for {alias.name}",
+        for approver in approvers_of(alias):
+            if approver != actor:  # nobody decides their own request, so they are not asked to
+                notify(user=approver, title=f"{application.tenant.name} asks for {alias.name}",
                        body=f"{application.name} ({application.get_environment_display()}, "
                             f"{application.get_data_classification_display()} data): {sub.use_case}",
                        link=reverse("portal:approvals"))

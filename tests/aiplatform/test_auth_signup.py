@@ -40,5 +40,5 @@ def test_without_allowed_domains_or_an_invitation_sign_up_is_closed(client, db):
     response = sign_up(client, "erin@corp.example")
 
     assert response.status_code == 200
-    assert "the sign up is currently closed" in response.text
+    assert "Accounts are by invitation" in response.text
     assert not User.objects.filter(email="erin@corp.example").exists()

@@ -74,18 +74,20 @@ def test_request_approve_key_shown_once_revoke(page, browser, server_url, tenant
     expect(approver.locator("#queue")).to_contain_text("approved by owner@example.com")
     approver.screenshot(path=tmp_path / "queue.png", full_page=True)
 
-    # The developer's open page hears about it live.
+    # The developer's open page hears about it live: a toast, and the row itself turns to approved.
     expect(page.locator("#portal-toasts")).to_contain_text("access to fast-chat approved", timeout=10_000)
+    expect(page.locator("#subscriptions")).to_contain_text("approved", timeout=10_000)
+    expect(page.locator("#subscriptions")).not_to_contain_text("pending")
 
-    # A key, shown once.
-    page.reload()
-    expect(page.locator("#subscriptions")).to_contain_text("approved")
+    # A key, shown once (post/redirect/get: a reload shows it no more and makes no second key).
     page.get_by_role("button", name="Create key").click()
     expect(page.get_by_text("it is shown this once")).to_be_visible()
+    expect(page.get_by_role("button", name="Copy")).to_be_visible()
     secret = page.locator("#secret").inner_text().strip()
     assert secret.startswith("sb-")
     page.screenshot(path=tmp_path / "key.png")
-    page.get_by_role("link", name=re.compile("I have stored it")).click()
+    page.reload()  # back on the application page, which says the secret is gone
+    expect(page.get_by_text("was shown once and cannot be shown again")).to_be_visible()
     key = ApiKey.objects.get()
     assert key.key_hash == hash_secret(secret) and not gateway_key_table()[key.key_hash].revoked
     assert secret not in page.content()

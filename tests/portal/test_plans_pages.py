@@ -242,7 +242,7 @@ def test_an_admin_sets_a_teams_caps(client, platform_admin, tenant_a):
                                                          "budget_mode": "strict"})
 
     assert response.status_code == 302
-    assert response.url == "/portal/teams/alpha/"
+    assert response.url == "/teams/alpha/"
     caps = LimitSettings.objects.get(tenant=tenant_a)
     assert caps.requests_per_minute == 1000
     assert caps.cost_per_month == Decimal("500")
@@ -256,7 +256,7 @@ def test_a_member_sees_the_teams_caps_read_only(client, tenant_a, make_member):
     viewer = make_member(tenant_a, TenantRole.VIEWER)
     client.force_login(viewer)
 
-    team = client.get("/portal/teams/alpha/").content.decode()
+    team = client.get("/teams/alpha/").content.decode()
     caps = client.get("/portal/teams/alpha/caps/").content.decode()
     refused = client.post("/portal/teams/alpha/caps/", {"requests_per_minute": "1"})
 

@@ -11,7 +11,7 @@ from portal.models import ApiKey, Application, Subscription
 def test_empty_states_say_what_to_do_next(client, developer, tenant_a):
     client.force_login(developer)
 
-    team = client.get(f"/portal/teams/{tenant_a.slug}/").content.decode()
+    team = client.get(f"/teams/{tenant_a.slug}/").content.decode()
 
     assert "No applications yet." in team and "Register your first application" in team
 

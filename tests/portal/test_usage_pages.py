@@ -125,7 +125,7 @@ def test_another_teams_member_gets_the_same_404_as_for_its_team_page(client, ten
     client.force_login(outsider)
 
     usage = client.get("/portal/teams/alpha/usage/")
-    team = client.get("/portal/teams/alpha/")
+    team = client.get("/teams/alpha/")
 
     assert usage.status_code == 404
     assert team.status_code == 404
@@ -144,7 +144,7 @@ def test_an_auditor_sees_a_teams_usage(client, make_user, api_key):
 def test_the_team_page_links_to_its_usage(client, viewer, tenant_a):
     client.force_login(viewer)
 
-    page = client.get("/portal/teams/alpha/").content.decode()
+    page = client.get("/teams/alpha/").content.decode()
 
     assert 'href="/portal/teams/alpha/usage/"' in page
 

@@ -39,7 +39,7 @@ def test_the_card_api_takes_an_https_licence_link(owner_client):
 def test_the_card_page_refuses_a_javascript_licence_link(owner_client):
     response = owner_client.post("/models/fast-chat/edit", {"summary": "x", "license_url": "javascript:alert(1)"})
 
-    assert response.status_code == 200  # the form again, with the error
+    assert response.status_code == 400  # the form again, with the error
     assert "http:// or https://" in response.content.decode()
     assert ModelCard.objects.get(alias__name="fast-chat").license_url == ""
 
