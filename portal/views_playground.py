@@ -9,9 +9,11 @@ which closes the gateway call and keeps the answer as far as it got.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 import orjson
 from asgiref.sync import sync_to_async
@@ -73,6 +75,18 @@ def _context(request: HttpRequest, team_slug: str | None) -> dict:
             "settings_form": SettingsForm(), "max_prompt": MAX_PROMPT}
 
 
+def _refused_with_a_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A page the person may not open (a revoked playground key, a team they left) says why, with a 403."""
+    @functools.wraps(view)
+    def page(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except PermissionDenied as exc:
+            return render(request, "portal/playground/no_access.html", {"refusal": str(exc)}, status=403)
+
+    return page
+
+
 def _no_access_or(request: HttpRequest, context: dict, template: str) -> HttpResponse:
     if not context["aliases"]:
         return render(request, "portal/playground/no_access.html", context)
@@ -81,12 +95,10 @@ def _no_access_or(request: HttpRequest, context: dict, template: str) -> HttpRes
 
 @login_required
 @require_GET
+@_refused_with_a_page
 def index(request: HttpRequest) -> HttpResponse:
     """A new conversation: pick a model (``?alias=`` preselects one, as a card's "Try in playground" does)."""
-    try:
-        context = _context(request, request.GET.get("team"))
-    except PermissionDenied as exc:
-        return render(request, "portal/playground/no_access.html", {"refusal": str(exc)}, status=403)
+    context = _context(request, request.GET.get("team"))
     context["selected_alias"] = request.GET.get("alias", "")
     context["conversation"] = None
     return _no_access_or(request, context, "portal/playground/chat.html")
@@ -94,12 +106,10 @@ def index(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
+@_refused_with_a_page
 def conversation(request: HttpRequest, pk: int) -> HttpResponse:
     chat = selectors.conversation_for(request.user, pk)
-    try:
-        context = _context(request, chat.team.slug)
-    except PermissionDenied as exc:
-        return render(request, "portal/playground/no_access.html", {"refusal": str(exc)}, status=403)
+    context = _context(request, chat.team.slug)
     context.update(conversation=chat, selected_alias=chat.alias, messages=selectors.messages_of(chat),
                    settings_form=SettingsForm(initial={"system_prompt": chat.system_prompt,
                                                        "temperature": chat.temperature,
@@ -183,6 +193,28 @@ def _figures(outcome: Outcome) -> dict:
             "error": outcome.error, "stopped": outcome.stopped}
 
 
+async def _answer_events(*, secret: str, body: dict, save: Callable[[dict], Any],
+                         render_saved: Callable[[Any], str], opening: list[bytes] = ()) -> AsyncIterator[bytes]:
+    """``opening``, the answer as it streams, then ``done`` with the saved answer's HTML.
+
+    The answer is saved however the stream ends: whole, cut short by an error, or stopped (the page
+    dropped the connection and the view was cancelled: saved as far as it got, marked stopped).
+    """
+    outcome = Outcome()
+    for event in opening:
+        yield event
+    try:
+        async for event in _relay(secret=secret, body=body, outcome=outcome):
+            yield event
+    except (asyncio.CancelledError, GeneratorExit):
+        outcome.stopped = True
+        raise
+    finally:
+        saved = await sync_to_async(save)(outcome.as_fields())
+    html = await sync_to_async(render_saved)(saved)
+    yield _sse("done", {"html": html, **_figures(outcome)})
+
+
 @login_required
 @require_POST
 async def send(request: HttpRequest, pk: int | None = None) -> HttpResponse:
@@ -195,24 +227,12 @@ async def send(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     except PermissionDenied as exc:
         return _error_stream(str(exc), status=403)
 
-    async def events() -> AsyncIterator[bytes]:
-        outcome = Outcome()
-        if pk is None:
-            yield _sse("conversation", {"id": chat.pk, "title": chat.title,
-                                        "url": reverse("playground:conversation", args=[chat.pk])})
-        try:
-            async for event in _relay(secret=secret, body=body, outcome=outcome):
-                yield event
-        except (asyncio.CancelledError, GeneratorExit):
-            outcome.stopped = True
-            raise
-        finally:
-            message = await sync_to_async(services.save_answer)(conversation=chat, alias=chat.alias,
-                                                                outcome=outcome.as_fields())
-        html = await sync_to_async(render_to_string)("portal/playground/_answer.html", {"message": message})
-        yield _sse("done", {"html": html, **_figures(outcome)})
-
-    return _stream_response(events())
+    opening = [] if pk is not None else [_sse("conversation", {
+        "id": chat.pk, "title": chat.title, "url": reverse("playground:conversation", args=[chat.pk])})]
+    return _stream_response(_answer_events(
+        secret=secret, body=body, opening=opening,
+        save=lambda fields: services.save_answer(conversation=chat, alias=chat.alias, outcome=fields),
+        render_saved=lambda message: render_to_string("portal/playground/_answer.html", {"message": message})))
 
 
 @transaction.atomic  # a refused turn leaves nothing behind: no empty conversation, no half-saved settings
@@ -243,11 +263,9 @@ def _prepare_turn(request: HttpRequest, user, pk: int | None) -> tuple[Conversat
 
 @login_required
 @require_GET
+@_refused_with_a_page
 def compare(request: HttpRequest) -> HttpResponse:
-    try:
-        context = _context(request, request.GET.get("team"))
-    except PermissionDenied as exc:
-        return render(request, "portal/playground/no_access.html", {"refusal": str(exc)}, status=403)
+    context = _context(request, request.GET.get("team"))
     preselected = [a for a in request.GET.getlist("alias") if a]
     names = context.get("alias_names", [])
     context["slots"] = [(preselected[i] if i < len(preselected) else (names[i] if i < len(names) and i < 2 else ""))
@@ -283,12 +301,10 @@ def compare_start(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
+@_refused_with_a_page
 def comparison(request: HttpRequest, pk: int) -> HttpResponse:
     saved = selectors.comparison_for(request.user, pk)
-    try:
-        context = _context(request, saved.team.slug)
-    except PermissionDenied as exc:
-        return render(request, "portal/playground/no_access.html", {"refusal": str(exc)}, status=403)
+    context = _context(request, saved.team.slug)
     context.update(comparison=saved, answers=list(saved.answers.all()),
                    comparisons=selectors.comparisons_of(request.user, limit=20))
     return render(request, "portal/playground/comparison.html", context)
@@ -304,20 +320,10 @@ async def compare_stream(request: HttpRequest, pk: int, slot: int) -> HttpRespon
     except PermissionDenied as exc:
         return _error_stream(str(exc), status=403)
 
-    async def events() -> AsyncIterator[bytes]:
-        outcome = Outcome()
-        try:
-            async for event in _relay(secret=secret, body=body, outcome=outcome):
-                yield event
-        except (asyncio.CancelledError, GeneratorExit):
-            outcome.stopped = True
-            raise
-        finally:
-            saved = await sync_to_async(services.save_compared_answer)(answer=answer, outcome=outcome.as_fields())
-        html = await sync_to_async(render_to_string)("portal/playground/_compared_answer.html", {"answer": saved})
-        yield _sse("done", {"html": html, **_figures(outcome)})
-
-    return _stream_response(events())
+    return _stream_response(_answer_events(
+        secret=secret, body=body,
+        save=lambda fields: services.save_compared_answer(answer=answer, outcome=fields),
+        render_saved=lambda saved: render_to_string("portal/playground/_compared_answer.html", {"answer": saved})))
 
 
 def _prepare_slot(user, pk: int, slot: int) -> tuple[ComparedAnswer, str, dict]:

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.conftest import PASSWORD
 from tests.integration.gateway_setup import fake_upstream  # noqa: F401  (fixture)
 from tests.servers import skip_or_fail
 
@@ -56,3 +57,14 @@ def page(browser, server_url) -> Iterator:
     page = context.new_page()
     yield page
     context.close()
+
+
+def sign_in(page, email: str) -> None:
+    """Sign in through the login form, as a person would; back on a page that shows their address."""
+    from playwright.sync_api import expect
+
+    page.goto("/accounts/login/")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign In").click()
+    expect(page.locator(".who")).to_have_text(email)

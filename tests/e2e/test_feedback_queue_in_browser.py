@@ -8,18 +8,10 @@ from playwright.sync_api import expect
 from aiplatform.roles import PlatformRole
 from portal.services import feedback as feedback_services
 from registry import services as registry_services
-from tests.conftest import PASSWORD
+from tests.e2e.conftest import sign_in
 from tests.portal.feedback_arrange import chat_answer
 
 pytestmark = pytest.mark.e2e
-
-
-def sign_in(page, email: str) -> None:
-    page.goto("/accounts/login/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign In").click()
-    expect(page.locator(".who")).to_have_text(email)
 
 
 def test_the_owner_triages_and_resolves_feedback_from_the_queue(page, make_user, make_member, tenant_a):

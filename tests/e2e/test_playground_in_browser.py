@@ -16,20 +16,12 @@ from aiplatform.roles import PlatformRole, TenantRole
 from portal.models import ChatMessage, Feedback, UsageEvent
 from registry import services as registry_services
 from registry.models import Endpoint, ModelAlias
-from tests.conftest import PASSWORD
+from tests.e2e.conftest import sign_in
 from tests.integration.gateway_setup import wait_for
 
 pytestmark = pytest.mark.e2e
 
 PHONE = {"width": 390, "height": 844}
-
-
-def sign_in(page, email: str) -> None:
-    page.goto("/accounts/login/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign In").click()
-    expect(page.locator(".who")).to_have_text(email)
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from portal.models.keys import hash_secret
 from portal.selectors import gateway_key_table
 from registry import services as registry_services
 from registry.models import Provider
-from tests.conftest import PASSWORD
+from tests.e2e.conftest import sign_in
 from tests.integration.gateway_setup import wait_for
 
 pytestmark = pytest.mark.e2e
@@ -24,14 +24,6 @@ pytestmark = pytest.mark.e2e
 def call_gateway(server_url: str, key: str) -> int:
     return httpx.post(f"{server_url}/v1/chat/completions", headers={"authorization": f"Bearer {key}"},
                       json={"model": "fast-chat", "messages": [{"role": "user", "content": "Hi"}]}).status_code
-
-
-def sign_in(page, email: str) -> None:
-    page.goto("/accounts/login/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign In").click()
-    expect(page.locator(".who")).to_have_text(email)
 
 
 @pytest.fixture

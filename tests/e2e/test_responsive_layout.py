@@ -14,7 +14,7 @@ from aiplatform import services as core_services
 from aiplatform.roles import PlatformRole, TenantRole
 from portal import services as portal_services
 from registry import services as registry_services
-from tests.conftest import PASSWORD
+from tests.e2e.conftest import sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -56,14 +56,6 @@ def new_page(browser, server_url):
     yield open_page
     for context in contexts:
         context.close()
-
-
-def sign_in(page, email: str) -> None:
-    page.goto("/accounts/login/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign In").click()
-    expect(page.locator(".who")).to_have_text(email)
 
 
 def page_width(page) -> int:
