@@ -16,3 +16,7 @@ def test_favicon_ico_redirects_to_the_svg_icon(client, db):
 
 def test_the_icon_exists_in_static():
     assert finders.find("favicon.svg")
+
+
+def test_every_page_names_its_icon(client, db):
+    assert '<link rel="icon" href="/static/favicon' in client.get("/accounts/login/").content.decode()
