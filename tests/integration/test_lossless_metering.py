@@ -52,7 +52,16 @@ class Stack:
     def start_gateway(self) -> None:
         self.gateway = subprocess.Popen([str(BASE_DIR / "bin" / "serve")], cwd=BASE_DIR, env=self.env,
                                         stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
-        wait_for(lambda: _answers(self.url + "/healthz"), seconds=60, what="the gateway to start")
+        try:
+            wait_for(lambda: self.gateway.poll() is not None or _answers(self.url + "/healthz"), seconds=60,
+                     what="the gateway to start")
+        except AssertionError:
+            pass  # said below, with the stack's log
+        self.log.flush()
+        if self.gateway.poll() is not None or not _answers(self.url + "/healthz"):
+            # Say why (a port still held after the kill, a slow start): the stack's own log has it.
+            tail = (self.data_dir / "stack.log").read_text(errors="replace")[-3000:]
+            raise AssertionError(f"the gateway did not start (exit {self.gateway.poll()}):\n{tail}")
 
     def start_worker(self) -> None:
         self.worker = subprocess.Popen(
