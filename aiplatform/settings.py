@@ -244,6 +244,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "aiplatform.context_processors.navigation",
+                "portal.context_processors.notifications",
             ],
         },
     },

@@ -59,12 +59,12 @@ def page(browser, server_url) -> Iterator:
     context.close()
 
 
-def sign_in(page, email: str) -> None:
+def sign_in(page, email: str, password: str = PASSWORD) -> None:
     """Sign in through the login form, as a person would; back on a page that shows their address."""
     from playwright.sync_api import expect
 
     page.goto("/accounts/login/")
     page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign In").click()
     expect(page.locator(".who")).to_have_text(email)
