@@ -12,6 +12,7 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -50,6 +51,9 @@ class Stack:
         return f"http://127.0.0.1:{self.port}"
 
     def start_gateway(self) -> None:
+        # A killed granian's workers may hold the listening socket a moment after the parent is reaped,
+        # and bin/serve refuses a busy port: wait until the port is free again, as an operator would.
+        wait_for(lambda: _port_is_free(self.port), seconds=15, what=f"port {self.port} to be free")
         self.gateway = subprocess.Popen([str(BASE_DIR / "bin" / "serve")], cwd=BASE_DIR, env=self.env,
                                         stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
         try:
@@ -79,6 +83,17 @@ class Stack:
         self.kill(self.gateway)
         self.kill(self.worker)
         self.log.close()
+
+
+def _port_is_free(port: int) -> bool:
+    """bin/serve's own probe: can the address be bound (a TIME_WAIT leftover does not count)?"""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def _answers(url: str) -> bool:
