@@ -18,8 +18,14 @@ changes nothing. The format::
         deprecated_on: 2025-06-01              # required for deprecated; sunset_on, retired_on, approved_on
         replacement: other-alias
         owners: [owner@example.com]            # absent: owners are left as they are
+        strategy: rules                        # weighted (default) | priority | least-latency | least-cost | rules
+        sticky: user                           # optional: application | user (A/B: one route per caller)
         routes:
-          - {provider: local-openai, upstream_model: gpt-4o-mini, weight: 100, priority: 0}
+          - {provider: local-openai, upstream_model: gpt-4o-mini, weight: 100, priority: 0, variant: a}
+          - {provider: local-openai, upstream_model: next-model, shadow: 0.1}   # a shadow: mirrored share only
+        rules:                                 # only with strategy rules; the first that matches wins
+          - when: {regions: [eu], environments: [prod], capabilities: [vision], min_prompt_tokens: 30000}
+            use: [{provider: local-openai, upstream_model: gpt-4o-mini}]        # routes of this model, in order
         pricing: {input_per_mtok: 0.15, output_per_mtok: 0.60, per_image: 0, per_request: 0}
         capabilities: [chat, streaming]        # default: the alias's kind
         context_window: 128000
@@ -28,7 +34,11 @@ changes nothing. The format::
     endpoints:                                 # optional: endpoints no model routes to yet
       - {provider: local-openai, upstream_model: other-model, pricing: {...}}
 
-``pricing``, ``capabilities``, ``context_window``, ``timeouts`` and ``active`` describe the
+A rule's ``when`` takes ``tenants`` (team slugs), ``regions``, ``environments``, ``classifications``,
+``capabilities`` (tools, vision, json_schema), ``min_prompt_tokens`` and ``max_prompt_tokens``; all given
+must match, within a list any value does. ``rules`` under another strategy is refused, not ignored.
+
+``pricing``, ``capabilities``, ``context_window``, ``max_in_flight``, ``timeouts`` and ``active`` describe the
 endpoint a route goes to; given on a model they apply to all its routes, given on a route
 they apply to that route only. Two places that describe one endpoint differently are an error;
 the export writes an endpoint's attributes on every route to it.
@@ -47,8 +57,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from aiplatform.audit import record_event
-from aiplatform.models import User
-from registry import services
+from aiplatform.models import Tenant, User
+from registry import selectors, services
 from registry.models import (
     AliasKind,
     AliasStatus,
@@ -58,9 +68,15 @@ from registry.models import (
     ModelCard,
     Provider,
     ProviderKind,
+    Route,
+    RoutingRule,
+    RoutingStrategy,
+    StickyAssignment,
 )
+from registry.models.aliases import VARIANT
 from registry.models.cards import CARD_FIELDS
 from registry.models.http_urls import validate_http_url
+from registry.models.rules import CONDITION_KEYS, CONDITION_VALUES, canonical_values
 from registry.secrets import is_reference
 
 # The endpoint attributes a file may give, flattened: (group or None, key in the file) → model field.
@@ -74,24 +90,39 @@ ENDPOINT_ATTRS: dict[str, tuple[str | None, str]] = {
     "total_timeout": ("timeouts", "total"),
     "capabilities": (None, "capabilities"),
     "context_window": (None, "context_window"),
+    "max_in_flight": (None, "max_in_flight"),
     "is_active": (None, "active"),
 }
 _ENDPOINT_DEFAULTS: dict[str, Any] = {
     "input_price_per_mtok": Decimal(0), "output_price_per_mtok": Decimal(0), "price_per_image": Decimal(0),
     "price_per_request": Decimal(0), "connect_timeout": 5.0, "first_byte_timeout": 60.0, "total_timeout": 600.0,
-    "capabilities": [], "context_window": None, "is_active": True,
+    "capabilities": [], "context_window": None, "max_in_flight": None, "is_active": True,
 }
 _GROUP_KEYS = {group: {key for g, key in ENDPOINT_ATTRS.values() if g == group} for group in ("pricing", "timeouts")}
 _PLAIN_ENDPOINT_KEYS = {key for g, key in ENDPOINT_ATTRS.values() if g is None}
 
 PROVIDER_KEYS = {"name", "kind", "base_url", "region", "api_key", "config", "active"}
 MODEL_KEYS = {"alias", "kind", "status", "approved_on", "deprecated_on", "sunset_on", "retired_on", "replacement",
-              "owners", "routes", "card", "pricing", "timeouts"} | _PLAIN_ENDPOINT_KEYS
-ROUTE_KEYS = {"provider", "upstream_model", "region", "weight", "priority", "pricing", "timeouts"} | _PLAIN_ENDPOINT_KEYS
+              "owners", "strategy", "sticky", "routes", "rules", "card", "pricing", "timeouts"} | _PLAIN_ENDPOINT_KEYS
+ROUTE_KEYS = {"provider", "upstream_model", "region", "weight", "priority", "variant", "shadow", "pricing",
+              "timeouts"} | _PLAIN_ENDPOINT_KEYS
+RULE_KEYS = {"when", "use"}
+USE_KEYS = {"provider", "upstream_model", "region"}  # a route of the model, named by its endpoint
 ENDPOINT_KEYS = {"provider", "upstream_model", "region", "pricing", "timeouts"} | _PLAIN_ENDPOINT_KEYS
 DATE_KEYS = ("approved_on", "deprecated_on", "sunset_on", "retired_on")
 
 EndpointKey = tuple[str, str, str]  # provider name, upstream model, region
+
+
+VARIANT_MAX_LENGTH = 32  # Route.variant
+
+
+def _is_variant(value: str) -> bool:
+    try:
+        VARIANT(value)
+    except ValidationError:
+        return False
+    return len(value) <= VARIANT_MAX_LENGTH
 
 
 def _is_http_url(value: str) -> bool:
@@ -162,17 +193,27 @@ class _RouteSpec:
     endpoint: EndpointKey
     weight: int
     priority: int
+    variant: str = ""
+    shadow_sample: Decimal = Decimal(0)
+
+
+@dataclass
+class _RuleSpec:
+    path: str
+    conditions: dict[str, Any]  # the given ones, as RuleSpec takes them: tuples in canonical order, token bounds
+    endpoints: list[EndpointKey]  # routes of its model, in order
 
 
 @dataclass
 class _ModelSpec:
     name: str
     path: str
-    fields: dict[str, Any]  # kind, status, dates
+    fields: dict[str, Any]  # kind, status, dates, strategy, sticky
     replacement: str | None
     owners: list[str] | None  # None: not managed
     routes: list[_RouteSpec]
     card: dict[str, Any] | None  # None: not managed
+    rules: list[_RuleSpec] = field(default_factory=list)
 
 
 @dataclass
@@ -252,6 +293,51 @@ class _Reader:
             return int(number)
         return number
 
+    def share(self, value: Any, path: str) -> Decimal | None:
+        """A fraction from 0 to 1, at most four decimals (as a route's shadow sample is stored)."""
+        number = self.number(value, path)
+        if number is None:
+            return None
+        if number > 1:
+            self.problem(path, "must be a share from 0 to 1 (0.1 is a tenth)")
+            return None
+        if number != number.quantize(Decimal("0.0001")):
+            self.problem(path, "takes at most four decimals")
+            return None
+        return number
+
+    def conditions(self, value: Any, path: str) -> dict[str, Any] | None:
+        """A rule's ``when``: the given conditions, lists in canonical order; None when it had a problem."""
+        if value is None:
+            return {}
+        obj = self.mapping(value, path, set(CONDITION_KEYS))
+        if obj is None:
+            return None
+        before = len(self.problems)
+        conditions: dict[str, Any] = {}
+        for name, allowed in CONDITION_VALUES.items():
+            values = obj.get(name)
+            if values is None:
+                continue
+            if not isinstance(values, list) or any(not isinstance(v, str) or not v for v in values):
+                self.problem(f"{path}.{name}", "must be a list of names")
+                continue
+            unknown = [v for v in values if allowed is not None and v not in allowed]
+            if unknown:
+                self.problem(f"{path}.{name}", f"unknown {', '.join(unknown)} (known: {', '.join(allowed or ())})")
+                continue
+            if values:
+                conditions[name] = canonical_values(name, values)
+        for name in ("min_prompt_tokens", "max_prompt_tokens"):
+            if obj.get(name) is not None:
+                number = self.number(obj[name], f"{path}.{name}", integer=True)
+                if number is not None:
+                    conditions[name] = number
+        low, high = conditions.get("min_prompt_tokens"), conditions.get("max_prompt_tokens")
+        if low is not None and high is not None and high < low:
+            self.problem(f"{path}.max_prompt_tokens", "cannot be below min_prompt_tokens")
+        return conditions if len(self.problems) == before else None
+
     def day(self, obj: dict, key: str, path: str) -> date | None:
         value = obj.get(key)
         if value is None or value == "":
@@ -289,7 +375,7 @@ class _Reader:
                     self.problem(where, "must be true or false")
                     continue
                 attrs[attr] = value
-            elif attr == "context_window":
+            elif attr in ("context_window", "max_in_flight"):
                 number = self.number(value, where, integer=True, positive=True)
                 if number is not None:
                     attrs[attr] = number
@@ -320,9 +406,32 @@ def load_yaml(text: str, *, file: str = "<input>") -> dict:
 
 
 def _read(doc: dict, reader: _Reader, *, prune: bool) -> _Spec:
-    spec = _Spec()
+    """Check the whole file, every problem at once, and return what it asks for (to apply if no problem)."""
     reader.mapping(doc, "(file)", {"providers", "models", "endpoints"})
-    known_providers: dict[str, str] = {}  # name → kind, from the file
+    spec = _Spec(providers=_read_providers(doc, reader))
+    existing_providers = set() if prune else set(Provider.objects.values_list("name", flat=True))
+    book = _EndpointBook(reader, {p.name for p in spec.providers} | existing_providers)
+    for i, raw in enumerate(reader.items(doc, "endpoints")):
+        path = f"endpoints[{i}]"
+        obj = reader.mapping(raw, path, ENDPOINT_KEYS)
+        if obj is not None:
+            book.describe(book.key(obj, path), path, reader.endpoint_attrs(obj, path))
+    names: set[str] = set()
+    for i, raw in enumerate(reader.items(doc, "models")):
+        model = _read_model(raw, f"models[{i}]", reader, book)
+        if model is None:
+            continue
+        if model.name in names:
+            reader.problem(f"{model.path}.alias", f"model {model.name!r} is listed twice")
+        names.add(model.name)
+        spec.models.append(model)
+    spec.endpoints = book.merged()
+    _check_references(spec, reader, prune=prune)
+    return spec
+
+
+def _read_providers(doc: dict, reader: _Reader) -> list[_ProviderSpec]:
+    providers: list[_ProviderSpec] = []
     for i, raw in enumerate(reader.items(doc, "providers")):
         path = f"providers[{i}]"
         obj = reader.mapping(raw, path, PROVIDER_KEYS)
@@ -348,127 +457,198 @@ def _read(doc: dict, reader: _Reader, *, prune: bool) -> _Spec:
             reader.problem(f"{path}.base_url", "must be an http:// or https:// URL")
         if kind in (ProviderKind.OPENAI_COMPATIBLE, ProviderKind.AZURE_OPENAI) and not base_url:
             reader.problem(f"{path}.base_url", f"is required for a {kind} provider")
-        if name in known_providers:
+        if any(p.name == name for p in providers):
             reader.problem(f"{path}.name", f"provider {name!r} is listed twice")
         if name:
-            known_providers[name] = kind
-            spec.providers.append(_ProviderSpec(name, {
+            providers.append(_ProviderSpec(name, {
                 "kind": kind, "base_url": base_url, "region": reader.text(obj, "region", path),
                 "api_key": api_key, "config": config, "is_active": active is not False,
             }))
+    return providers
 
-    existing_providers = set() if prune else set(Provider.objects.values_list("name", flat=True))
-    definitions: dict[EndpointKey, list[tuple[str, dict[str, Any]]]] = {}
-    kinds_of_endpoint: dict[EndpointKey, set[str]] = {}
 
-    def endpoint_key(obj: dict, path: str) -> EndpointKey | None:
-        provider = reader.text(obj, "provider", path)
-        upstream = reader.text(obj, "upstream_model", path)
+class _EndpointBook:
+    """What the file says about each endpoint, from every place that names one (routes, ``endpoints``)."""
+
+    def __init__(self, reader: _Reader, providers: set[str]) -> None:
+        self.reader, self.providers = reader, providers
+        self.definitions: dict[EndpointKey, list[tuple[str, dict[str, Any]]]] = {}
+        self.kinds: dict[EndpointKey, set[str]] = {}  # of the aliases routed to it: its default capabilities
+
+    def key(self, obj: dict, path: str) -> EndpointKey | None:
+        provider = self.reader.text(obj, "provider", path)
+        upstream = self.reader.text(obj, "upstream_model", path)
         if not provider or not upstream:
-            reader.problem(path, "a route or endpoint needs both provider and upstream_model (it leads nowhere)")
+            self.reader.problem(path, "a route or endpoint needs both provider and upstream_model (it leads nowhere)")
             return None
-        if provider not in known_providers and provider not in existing_providers:
-            reader.problem(f"{path}.provider", f"unknown provider {provider!r}")
+        if provider not in self.providers:
+            self.reader.problem(f"{path}.provider", f"unknown provider {provider!r}")
             return None
-        return (provider, upstream, reader.text(obj, "region", path))
+        return (provider, upstream, self.reader.text(obj, "region", path))
 
-    for i, raw in enumerate(reader.items(doc, "endpoints")):
-        path = f"endpoints[{i}]"
-        obj = reader.mapping(raw, path, ENDPOINT_KEYS)
-        if obj is None:
-            continue
-        key = endpoint_key(obj, path)
-        attrs = reader.endpoint_attrs(obj, path)
-        if key is not None:
-            definitions.setdefault(key, []).append((path, attrs))
+    def describe(self, key: EndpointKey | None, path: str, attrs: dict[str, Any], *, kind: str | None = None) -> None:
+        if key is None:
+            return
+        self.definitions.setdefault(key, []).append((path, attrs))
+        if kind is not None:
+            self.kinds.setdefault(key, set()).add(kind)
 
-    aliases_in_file: set[str] = set()
-    for i, raw in enumerate(reader.items(doc, "models")):
-        path = f"models[{i}]"
-        obj = reader.mapping(raw, path, MODEL_KEYS)
-        if obj is None:
+    def merged(self) -> dict[EndpointKey, dict[str, Any]]:
+        """Each endpoint once: what every place says about it, contradictions refused."""
+        endpoints = {}
+        for key, defs in self.definitions.items():
+            merged: dict[str, Any] = {}
+            where: dict[str, str] = {}
+            for path, attrs in defs:
+                for attr, value in attrs.items():
+                    if attr in merged and merged[attr] != value:
+                        self.reader.problem(path, f"describes endpoint {_endpoint_name(key)} differently from "
+                                                  f"{where[attr]} ({attr})")
+                    else:
+                        merged.setdefault(attr, value)
+                        where.setdefault(attr, path)
+            if "capabilities" not in merged:
+                merged["capabilities"] = [c for c in Capability.values if c in self.kinds.get(key, set())]
+            endpoints[key] = {**_ENDPOINT_DEFAULTS, **merged}
+        return endpoints
+
+
+def _read_model(raw: Any, path: str, reader: _Reader, book: _EndpointBook) -> _ModelSpec | None:
+    obj = reader.mapping(raw, path, MODEL_KEYS)
+    if obj is None:
+        return None
+    name = reader.text(obj, "alias", path, required=True)
+    kind = reader.choice(obj, "kind", path, AliasKind.values, default=AliasKind.CHAT)
+    status = reader.choice(obj, "status", path, AliasStatus.values, default=AliasStatus.DRAFT)
+    strategy = reader.choice(obj, "strategy", path, RoutingStrategy.values, default=RoutingStrategy.WEIGHTED)
+    sticky = reader.choice(obj, "sticky", path, [v for v in StickyAssignment.values if v], default="")
+    fields: dict[str, Any] = {"kind": kind, "status": status, "strategy": strategy, "sticky": sticky}
+    for key in DATE_KEYS:
+        fields[key] = reader.day(obj, key, path)
+    if status == AliasStatus.DEPRECATED and fields["deprecated_on"] is None and "deprecated_on" not in obj:
+        reader.problem(f"{path}.deprecated_on", "is required for a deprecated model")
+    if status == AliasStatus.RETIRED and fields["retired_on"] is None and "retired_on" not in obj:
+        reader.problem(f"{path}.retired_on", "is required for a retired model")
+    if fields["sunset_on"] and fields["deprecated_on"] and fields["sunset_on"] < fields["deprecated_on"]:
+        reader.problem(f"{path}.sunset_on", "cannot come before deprecated_on")
+    owners = obj.get("owners")
+    if owners is not None and (not isinstance(owners, list) or any(not isinstance(o, str) for o in owners)):
+        reader.problem(f"{path}.owners", "must be a list of e-mail addresses")
+        owners = None
+    routes = _read_routes(obj, path, kind, reader, book)
+    rules = _read_rules(obj, path, strategy, routes, reader)
+    card = _read_card(obj, path, reader)
+    replacement = reader.text(obj, "replacement", path) or None
+    if not name:
+        return None
+    return _ModelSpec(name, path, fields, replacement, owners, routes, card, rules)
+
+
+def _read_routes(obj: dict, path: str, kind: str, reader: _Reader, book: _EndpointBook) -> list[_RouteSpec]:
+    model_attrs = reader.endpoint_attrs(obj, path)
+    raw_routes = obj.get("routes") or []
+    if not isinstance(raw_routes, list):
+        reader.problem(f"{path}.routes", "must be a list")
+        return []
+    routes: list[_RouteSpec] = []
+    seen: set[EndpointKey] = set()
+    for j, raw_route in enumerate(raw_routes):
+        rpath = f"{path}.routes[{j}]"
+        robj = reader.mapping(raw_route, rpath, ROUTE_KEYS)
+        if robj is None:
             continue
-        name = reader.text(obj, "alias", path, required=True)
-        if name in aliases_in_file:
-            reader.problem(f"{path}.alias", f"model {name!r} is listed twice")
-        aliases_in_file.add(name)
-        kind = reader.choice(obj, "kind", path, AliasKind.values, default=AliasKind.CHAT)
-        status = reader.choice(obj, "status", path, AliasStatus.values, default=AliasStatus.DRAFT)
-        fields: dict[str, Any] = {"kind": kind, "status": status}
-        for key in DATE_KEYS:
-            fields[key] = reader.day(obj, key, path)
-        if status == AliasStatus.DEPRECATED and fields["deprecated_on"] is None and "deprecated_on" not in obj:
-            reader.problem(f"{path}.deprecated_on", "is required for a deprecated model")
-        if status == AliasStatus.RETIRED and fields["retired_on"] is None and "retired_on" not in obj:
-            reader.problem(f"{path}.retired_on", "is required for a retired model")
-        if fields["sunset_on"] and fields["deprecated_on"] and fields["sunset_on"] < fields["deprecated_on"]:
-            reader.problem(f"{path}.sunset_on", "cannot come before deprecated_on")
-        owners = obj.get("owners")
-        if owners is not None and (not isinstance(owners, list) or any(not isinstance(o, str) for o in owners)):
-            reader.problem(f"{path}.owners", "must be a list of e-mail addresses")
-            owners = None
-        model_attrs = reader.endpoint_attrs(obj, path)
-        routes: list[_RouteSpec] = []
-        raw_routes = obj.get("routes") or []
-        if not isinstance(raw_routes, list):
-            reader.problem(f"{path}.routes", "must be a list")
-            raw_routes = []
-        seen: set[EndpointKey] = set()
-        for j, raw_route in enumerate(raw_routes):
-            rpath = f"{path}.routes[{j}]"
-            robj = reader.mapping(raw_route, rpath, ROUTE_KEYS)
-            if robj is None:
+        key = book.key(robj, rpath)
+        weight = reader.number(robj.get("weight", 100), f"{rpath}.weight", integer=True)
+        priority = reader.number(robj.get("priority", 0), f"{rpath}.priority", integer=True)
+        variant = reader.text(robj, "variant", rpath)
+        if variant and not _is_variant(variant):
+            reader.problem(f"{rpath}.variant", "must be a short label: letters, digits, dots, dashes, underscores "
+                                               f"(at most {VARIANT_MAX_LENGTH})")
+        shadow = reader.share(robj.get("shadow", 0), f"{rpath}.shadow")
+        attrs = {**model_attrs, **reader.endpoint_attrs(robj, rpath)}
+        if key is None:
+            continue
+        if key in seen:
+            reader.problem(rpath, "routes to the same endpoint twice")
+            continue
+        seen.add(key)
+        book.describe(key, rpath, attrs, kind=kind)
+        if weight is not None and priority is not None and shadow is not None:
+            routes.append(_RouteSpec(key, weight, priority, variant, shadow))
+    if routes and all(route.shadow_sample > 0 for route in routes):
+        reader.problem(f"{path}.routes", "needs a route that serves callers: shadow routes only get a copy of calls")
+    return routes
+
+
+def _read_rules(obj: dict, path: str, strategy: str, routes: list[_RouteSpec], reader: _Reader) -> list[_RuleSpec]:
+    raw_rules = obj.get("rules")
+    if raw_rules is None:
+        return []
+    if not isinstance(raw_rules, list):
+        reader.problem(f"{path}.rules", "must be a list")
+        return []
+    if raw_rules and strategy != RoutingStrategy.RULES:
+        # Refused, not ignored: rules that look as if they applied but do not are worse than none.
+        reader.problem(f"{path}.rules", f"only strategy rules uses rules (this model's strategy is {strategy}): "
+                                        "set strategy: rules or remove them")
+    by_key = {route.endpoint: route for route in routes}
+    rules: list[_RuleSpec] = []
+    for k, raw_rule in enumerate(raw_rules):
+        rpath = f"{path}.rules[{k}]"
+        robj = reader.mapping(raw_rule, rpath, RULE_KEYS)
+        if robj is None:
+            continue
+        conditions = reader.conditions(robj.get("when"), f"{rpath}.when")
+        uses = robj.get("use")
+        if not isinstance(uses, list) or not uses:
+            reader.problem(f"{rpath}.use", "must list the routes to use, e.g. [{provider: p, upstream_model: m}]")
+            continue
+        endpoints: list[EndpointKey] = []
+        for u, raw_use in enumerate(uses):
+            upath = f"{rpath}.use[{u}]"
+            uobj = reader.mapping(raw_use, upath, USE_KEYS)
+            if uobj is None:
                 continue
-            key = endpoint_key(robj, rpath)
-            weight = reader.number(robj.get("weight", 100), f"{rpath}.weight", integer=True)
-            priority = reader.number(robj.get("priority", 0), f"{rpath}.priority", integer=True)
-            attrs = {**model_attrs, **reader.endpoint_attrs(robj, rpath)}
-            if key is None:
+            key = (reader.text(uobj, "provider", upath, required=True),
+                   reader.text(uobj, "upstream_model", upath, required=True), reader.text(uobj, "region", upath))
+            route = by_key.get(key)
+            if not key[0] or not key[1]:
                 continue
-            if key in seen:
-                reader.problem(rpath, "routes to the same endpoint twice")
-                continue
-            seen.add(key)
-            definitions.setdefault(key, []).append((rpath, attrs))
-            kinds_of_endpoint.setdefault(key, set()).add(kind)
-            if weight is not None and priority is not None:
-                routes.append(_RouteSpec(key, weight, priority))
-        card = obj.get("card")
-        if card is not None:
-            if reader.mapping(card, f"{path}.card", set(CARD_FIELDS)) is None:
-                card = None
+            if route is None:
+                reader.problem(upath, f"{_endpoint_name(key)} is not a route of this model")
+            elif route.shadow_sample > 0:
+                reader.problem(upath, f"{_endpoint_name(key)} is a shadow route: shadow routes never serve callers")
+            elif key in endpoints:
+                reader.problem(upath, f"names {_endpoint_name(key)} twice")
             else:
-                try:
-                    card = {name: card.get(name) for name in CARD_FIELDS}
-                    card = services.clean_card_fields(card)
-                    if not _is_http_url(card["license_url"]):
-                        reader.problem(f"{path}.card.license_url", "must be an http:// or https:// URL")
-                        card = None
-                except ValidationError as exc:
-                    for message in exc.messages:
-                        reader.problem(f"{path}.card", message)
-                    card = None
-        replacement = reader.text(obj, "replacement", path) or None
-        if name:
-            spec.models.append(_ModelSpec(name, path, fields, replacement, owners, routes, card))
+                endpoints.append(key)
+        if conditions is not None and len(endpoints) == len(uses):
+            rules.append(_RuleSpec(rpath, conditions, endpoints))
+    return rules
 
-    # Each endpoint once: merge what every place says about it, refusing contradictions.
-    for key, defs in definitions.items():
-        merged: dict[str, Any] = {}
-        where: dict[str, str] = {}
-        for path, attrs in defs:
-            for attr, value in attrs.items():
-                if attr in merged and merged[attr] != value:
-                    reader.problem(path, f"describes endpoint {_endpoint_name(key)} differently from {where[attr]} "
-                                         f"({attr})")
-                else:
-                    merged.setdefault(attr, value)
-                    where.setdefault(attr, path)
-        if "capabilities" not in merged:
-            merged["capabilities"] = [c for c in Capability.values if c in kinds_of_endpoint.get(key, set())]
-        spec.endpoints[key] = {**_ENDPOINT_DEFAULTS, **merged}
 
+def _read_card(obj: dict, path: str, reader: _Reader) -> dict[str, Any] | None:
+    card = obj.get("card")
+    if card is None or reader.mapping(card, f"{path}.card", set(CARD_FIELDS)) is None:
+        return None
+    try:
+        card = services.clean_card_fields({name: card.get(name) for name in CARD_FIELDS})
+    except ValidationError as exc:
+        for message in exc.messages:
+            reader.problem(f"{path}.card", message)
+        return None
+    if not _is_http_url(card["license_url"]):
+        reader.problem(f"{path}.card.license_url", "must be an http:// or https:// URL")
+        return None
+    return card
+
+
+def _check_references(spec: _Spec, reader: _Reader, *, prune: bool) -> None:
+    """What the file names that must exist: replacements, owners, the teams of rules."""
+    aliases_in_file = {m.name for m in spec.models}
     existing_aliases = set() if prune else set(ModelAlias.objects.values_list("name", flat=True))
+    teams_named = {slug for m in spec.models for rule in m.rules for slug in rule.conditions.get("tenants", ())}
+    teams = set(Tenant.objects.filter(slug__in=teams_named).values_list("slug", flat=True)) if teams_named else set()
     for model in spec.models:
         if model.replacement and model.replacement not in aliases_in_file | existing_aliases:
             reader.problem(f"{model.path}.replacement", f"unknown model {model.replacement!r}")
@@ -479,7 +659,10 @@ def _read(doc: dict, reader: _Reader, *, prune: bool) -> _Spec:
             for owner in model.owners:
                 if owner.lower() not in found:
                     reader.problem(f"{model.path}.owners", f"no user {owner}")
-    return spec
+        for rule in model.rules:
+            for slug in rule.conditions.get("tenants", ()):
+                if slug not in teams:
+                    reader.problem(f"{rule.path}.when.tenants", f"no team {slug!r}")
 
 
 def _endpoint_name(key: EndpointKey) -> str:
@@ -611,6 +794,11 @@ class _Applier:
                 diff = {k: v for k, v in spec.fields.items() if getattr(current, k) != v}
                 if owners is not None and set(current.owners.all()) != set(owners):
                     diff["owners"] = owners
+                if "strategy" in diff and current.strategy == RoutingStrategy.RULES:
+                    # Leaving the rules strategy: the file has no rules then (the reader saw to it), and the
+                    # service refuses the move while the alias still has some.
+                    self.attempt(f"{spec.path}.rules", lambda c=current: services.set_rules(
+                        actor=self.actor, alias=c, rules=[]))
                 if diff:
                     self.attempt(spec.path, lambda c=current, d=diff: services.update_alias(
                         actor=self.actor, alias=c, fill_dates=False, **d))
@@ -624,13 +812,7 @@ class _Applier:
                 self.attempt(spec.path, lambda a=alias, r=replacement: services.update_alias(
                     actor=self.actor, alias=a, fill_dates=False, replacement=r))
                 touched[spec.name].add("replacement")
-            wanted = [services.RouteSpec(endpoints[r.endpoint], r.weight, r.priority)
-                      for r in spec.routes if r.endpoint in endpoints]
-            current_routes = sorted((r.endpoint_id, r.weight, r.priority) for r in alias.routes.all())
-            if current_routes != sorted((w.endpoint.pk, w.weight, w.priority) for w in wanted):
-                self.attempt(f"{spec.path}.routes", lambda a=alias, w=wanted: services.set_routes(
-                    actor=self.actor, alias=a, routes=w))
-                touched[spec.name].add("routes")
+            touched[spec.name] |= self.routing(alias, spec, endpoints)
             if spec.card is not None:
                 card = ModelCard.objects.filter(alias=alias).first()
                 if card is None or card.content() != spec.card:
@@ -642,6 +824,24 @@ class _Applier:
             else:
                 fields = touched[spec.name]
                 self.note("changed" if fields else "unchanged", "model", spec.name, fields)
+
+    def routing(self, alias: ModelAlias, spec: _ModelSpec, endpoints: dict[EndpointKey, Endpoint]) -> set[str]:
+        """Make the alias's routes and rules the file's (one service call for both); return which changed."""
+        routes = [services.RouteSpec(endpoints[r.endpoint], r.weight, r.priority, r.variant, r.shadow_sample)
+                  for r in spec.routes if r.endpoint in endpoints]
+        rules = [services.RuleSpec(endpoints=tuple(endpoints[key] for key in rule.endpoints), **rule.conditions)
+                 for rule in spec.rules if all(key in endpoints for key in rule.endpoints)]
+        saved_routes = [services.RouteSpec.of(route) for route in alias.routes.select_related("endpoint")]
+        saved_rules = [services.RuleSpec.of(rule) for rule in selectors.routing_rules(alias)]
+        changed = set()
+        if sorted(map(_route_facts, saved_routes)) != sorted(map(_route_facts, routes)):
+            changed.add("routes")
+        if saved_rules != rules:
+            changed.add("rules")
+        if changed:
+            self.attempt(f"{spec.path}.routes" if "routes" in changed else f"{spec.path}.rules",
+                         lambda: services.set_routes(actor=self.actor, alias=alias, routes=routes, rules=rules))
+        return changed
 
     def prune(self) -> None:
         wanted_models = {m.name for m in self.spec.models}
@@ -659,6 +859,10 @@ class _Applier:
             self.attempt(f"(prune) provider {provider.name}",
                          lambda p=provider: services.delete_provider(actor=self.actor, provider=p))
             self.note("removed", "provider", provider.name)
+
+
+def _route_facts(route: services.RouteSpec) -> tuple:
+    return (route.endpoint.pk, route.weight, route.priority, route.variant, route.shadow_sample)
 
 
 # --- exporting ------------------------------------------------------------------------------------
@@ -700,59 +904,90 @@ def export_registry() -> dict:
             entry["active"] = False
         doc["providers"].append(entry)
 
-    routed: set[int] = set()
     aliases = ModelAlias.objects.select_related("replacement", "card").prefetch_related(
-        "owners", "routes__endpoint__provider").order_by("name")
-    for alias in aliases:
-        entry = {"alias": alias.name, "kind": alias.kind, "status": alias.status}
-        for key in DATE_KEYS:
-            if getattr(alias, key):
-                entry[key] = getattr(alias, key).isoformat()
-        if alias.replacement_id:
-            entry["replacement"] = alias.replacement.name
-        owners = sorted(u.email for u in alias.owners.all())
-        if owners:
-            entry["owners"] = owners
-        routes = sorted(alias.routes.all(), key=lambda r: (r.priority, -r.weight, r.endpoint.provider.name,
-                                                           r.endpoint.upstream_model, r.endpoint.region))
-        defaults = {**_ENDPOINT_DEFAULTS, "capabilities": [alias.kind]}
-        values = [_endpoint_values(r.endpoint) for r in routes]
-        shared = {attr: values[0][attr] for attr in ENDPOINT_ATTRS
-                  if values and all(v[attr] == values[0][attr] for v in values)}
-        entry["routes"] = []
-        for route, route_values in zip(routes, values, strict=True):
-            routed.add(route.endpoint_id)
-            item: dict[str, Any] = {"provider": route.endpoint.provider.name,
-                                    "upstream_model": route.endpoint.upstream_model}
-            if route.endpoint.region:
-                item["region"] = route.endpoint.region
-            item["weight"] = route.weight
-            if route.priority:
-                item["priority"] = route.priority
-            _write_attrs(item, {a: v for a, v in route_values.items() if a not in shared}, defaults)
-            entry["routes"].append(item)
-        _write_attrs(entry, shared, defaults)
-        card = getattr(alias, "card", None)
-        if card is not None:
-            content = {k: v for k, v in card.content().items() if v}
-            if "evaluations" in content:  # the database may reorder JSON keys
-                content["evaluations"] = [{k: e.get(k) for k in ("name", "metric", "value", "date")}
-                                          for e in content["evaluations"]]
-            if content:
-                entry["card"] = content
-        doc["models"].append(entry)
+        "owners", "routes__endpoint__provider", "routing_rules__targets__route__endpoint__provider").order_by("name")
+    doc["models"] = [_export_model(alias) for alias in aliases]
 
+    routed = {route.endpoint_id for alias in aliases for route in alias.routes.all()}
     orphans = Endpoint.objects.select_related("provider").exclude(pk__in=routed).order_by(
         "provider__name", "upstream_model", "region")
     if orphans:
         doc["endpoints"] = []
         for endpoint in orphans:
-            item = {"provider": endpoint.provider.name, "upstream_model": endpoint.upstream_model}
-            if endpoint.region:
-                item["region"] = endpoint.region
+            item = _endpoint_ref(endpoint)
             _write_attrs(item, _endpoint_values(endpoint), _ENDPOINT_DEFAULTS)
             doc["endpoints"].append(item)
     return doc
+
+
+def _endpoint_ref(endpoint: Endpoint) -> dict[str, Any]:
+    item: dict[str, Any] = {"provider": endpoint.provider.name, "upstream_model": endpoint.upstream_model}
+    if endpoint.region:
+        item["region"] = endpoint.region
+    return item
+
+
+def _export_model(alias: ModelAlias) -> dict[str, Any]:
+    entry: dict[str, Any] = {"alias": alias.name, "kind": alias.kind, "status": alias.status}
+    for key in DATE_KEYS:
+        if getattr(alias, key):
+            entry[key] = getattr(alias, key).isoformat()
+    if alias.replacement_id:
+        entry["replacement"] = alias.replacement.name
+    owners = sorted(u.email for u in alias.owners.all())
+    if owners:
+        entry["owners"] = owners
+    if alias.strategy != RoutingStrategy.WEIGHTED:
+        entry["strategy"] = alias.strategy
+    if alias.sticky:
+        entry["sticky"] = alias.sticky
+    # Serving routes in fallback order, then the shadows.
+    routes = sorted(alias.routes.all(), key=lambda r: (r.is_shadow, r.priority, -r.weight, r.endpoint.provider.name,
+                                                       r.endpoint.upstream_model, r.endpoint.region))
+    defaults = {**_ENDPOINT_DEFAULTS, "capabilities": [alias.kind]}
+    values = [_endpoint_values(r.endpoint) for r in routes]
+    shared = {attr: values[0][attr] for attr in ENDPOINT_ATTRS
+              if values and all(v[attr] == values[0][attr] for v in values)}
+    entry["routes"] = []
+    for route, route_values in zip(routes, values, strict=True):
+        item = _export_route(route)
+        _write_attrs(item, {a: v for a, v in route_values.items() if a not in shared}, defaults)
+        entry["routes"].append(item)
+    rules = [_export_rule(rule) for rule in alias.routing_rules.all()]
+    if rules:
+        entry["rules"] = rules
+    _write_attrs(entry, shared, defaults)
+    card = getattr(alias, "card", None)
+    if card is not None:
+        content = {k: v for k, v in card.content().items() if v}
+        if "evaluations" in content:  # the database may reorder JSON keys
+            content["evaluations"] = [{k: e.get(k) for k in ("name", "metric", "value", "date")}
+                                      for e in content["evaluations"]]
+        if content:
+            entry["card"] = content
+    return entry
+
+
+def _export_route(route: Route) -> dict[str, Any]:
+    item = _endpoint_ref(route.endpoint)
+    if not route.is_shadow or route.weight != 100:  # a shadow's weight means nothing; written only if set
+        item["weight"] = route.weight
+    if route.priority:
+        item["priority"] = route.priority
+    if route.variant:
+        item["variant"] = route.variant
+    if route.is_shadow:
+        item["shadow"] = _plain_number(route.shadow_sample)
+    return item
+
+
+def _export_rule(rule: RoutingRule) -> dict[str, Any]:
+    item: dict[str, Any] = {}
+    conditions = rule.conditions()
+    if conditions:
+        item["when"] = conditions
+    item["use"] = [_endpoint_ref(target.route.endpoint) for target in rule.targets.all()]
+    return item
 
 
 def dump_yaml(doc: dict) -> str:

@@ -13,6 +13,7 @@ from django.db.models import Prefetch, Q, QuerySet
 
 from aiplatform.permissions import can
 from registry.models import AliasStatus, Capability, Endpoint, ModelAlias, ModelCard, Provider, Route, UpstreamModel
+from registry.models import RoutingRule as RuleRow  # the row; ``RoutingRule`` below is the gateway's snapshot of it
 
 # --- the routing table (the gateway's view) ---------------------------------------------------
 
@@ -39,11 +40,52 @@ class RouteTarget:
     output_price_per_mtok: Decimal
     price_per_image: Decimal
     price_per_request: Decimal
+    variant: str = ""  # the route's A/B label, "" when none
+    shadow_sample: float = 0.0  # above 0: a shadow route (never serves callers; gets this share mirrored)
+    max_in_flight: int | None = None  # the endpoint's concurrency cap across all gateway processes; None: none
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingRule:
+    """One routing rule of an alias (strategy ``rules``): conditions on the call, and the routes it then uses.
+
+    All given conditions must match; within one set any value matches; an empty set matches anything.
+    """
+
+    tenants: frozenset[str]  # team slugs
+    regions: frozenset[str]  # the team's region (aiplatform.roles.Region)
+    environments: frozenset[str]  # the application's environment (dev, prod)
+    classifications: frozenset[str]  # the application's data classification
+    capabilities: frozenset[str]  # what the request needs: tools, vision, json_schema (any of them)
+    min_prompt_tokens: int | None  # inclusive
+    max_prompt_tokens: int | None  # inclusive
+    endpoint_ids: tuple[int, ...]  # the routes to use, in order (only routes present in AliasRouting.routes)
+
+    def matches(self, *, tenant: str, region: str, environment: str, classification: str, needs: frozenset[str],
+                prompt_tokens: int) -> bool:
+        """Whether a call with these facts falls under this rule (pure: no I/O)."""
+        if self.tenants and tenant not in self.tenants:
+            return False
+        if self.regions and region not in self.regions:
+            return False
+        if self.environments and environment not in self.environments:
+            return False
+        if self.classifications and classification not in self.classifications:
+            return False
+        if self.capabilities and not self.capabilities & needs:
+            return False
+        if self.min_prompt_tokens is not None and prompt_tokens < self.min_prompt_tokens:
+            return False
+        return self.max_prompt_tokens is None or prompt_tokens <= self.max_prompt_tokens
 
 
 @dataclass(frozen=True, slots=True)
 class AliasRouting:
-    """A callable-or-not alias as the gateway sees it: lifecycle facts and its routes, in fallback order."""
+    """A callable-or-not alias as the gateway sees it: lifecycle facts, its routes, and how to choose among them.
+
+    ``routes`` are in fallback order (priority, then weight descending), shadow routes last: they are
+    there so their endpoints get targets; the gateway serves only routes with ``shadow_sample == 0``.
+    """
 
     name: str
     kind: str  # chat | embeddings
@@ -54,13 +96,17 @@ class AliasRouting:
     retired_on: date | None
     replacement: str | None  # the replacement alias's name
     routes: tuple[RouteTarget, ...] = field(default=())
+    strategy: str = "weighted"  # weighted | priority | least-latency | least-cost | rules
+    sticky: str = ""  # "" | application | user: whom the weighted draw keeps on one route
+    rules: tuple[RoutingRule, ...] = ()  # first match wins (strategy rules)
 
     @property
     def capabilities(self) -> frozenset[str]:
-        """What every route can do (so any of them can serve a request that needs it)."""
-        if not self.routes:
+        """What every serving route can do (so any of them can serve a request that needs it)."""
+        serving = [route.capabilities for route in self.routes if not route.shadow_sample]
+        if not serving:
             return frozenset()
-        return frozenset.intersection(*(route.capabilities for route in self.routes))
+        return frozenset.intersection(*serving)
 
 
 def _frozen(value: Any) -> Any:
@@ -93,20 +139,36 @@ def _route_target(route: Route) -> RouteTarget:
         output_price_per_mtok=endpoint.output_price_per_mtok,
         price_per_image=endpoint.price_per_image,
         price_per_request=endpoint.price_per_request,
+        variant=route.variant,
+        shadow_sample=float(route.shadow_sample),
+        max_in_flight=endpoint.max_in_flight,
+    )
+
+
+def _routing_rule(rule: RuleRow, endpoint_of_route: Mapping[int, int]) -> RoutingRule:
+    """``endpoint_of_route``: route id → endpoint id of the routes in the snapshot; the rule's others are left out."""
+    return RoutingRule(
+        tenants=frozenset(rule.tenants), regions=frozenset(rule.regions), environments=frozenset(rule.environments),
+        classifications=frozenset(rule.classifications), capabilities=frozenset(rule.capabilities),
+        min_prompt_tokens=rule.min_prompt_tokens, max_prompt_tokens=rule.max_prompt_tokens,
+        endpoint_ids=tuple(endpoint_of_route[t.route_id] for t in rule.targets.all() if t.route_id in endpoint_of_route),
     )
 
 
 def alias_routing(alias: ModelAlias) -> AliasRouting:
-    """The snapshot of one alias (its routes prefetched or not)."""
+    """The snapshot of one alias (its routes and rules prefetched or not)."""
     routes = sorted(
         (r for r in alias.routes.all() if r.endpoint.is_active and r.endpoint.provider.is_active),
-        key=lambda r: (r.priority, -r.weight, r.pk),
+        key=lambda r: (r.is_shadow, r.priority, -r.weight, r.pk),
     )
+    endpoint_of_route = {r.pk: r.endpoint_id for r in routes}
     return AliasRouting(
         name=alias.name, kind=alias.kind, status=alias.status, approved_on=alias.approved_on,
         deprecated_on=alias.deprecated_on, sunset_on=alias.sunset_on, retired_on=alias.retired_on,
         replacement=alias.replacement.name if alias.replacement_id else None,
         routes=tuple(_route_target(r) for r in routes),
+        strategy=alias.strategy, sticky=alias.sticky,
+        rules=tuple(_routing_rule(rule, endpoint_of_route) for rule in alias.routing_rules.all()),
     )
 
 
@@ -115,11 +177,13 @@ def routing_table() -> MappingProxyType[str, AliasRouting]:
 
     Routes through an inactive endpoint or provider are left out. The gateway caches the
     result per process and calls this again when ``config_version.current("registry")`` moves.
+    Four queries however many aliases: aliases, routes, rules, the rules' targets.
     """
     aliases = (
         ModelAlias.objects.exclude(status=AliasStatus.DRAFT)
         .select_related("replacement")
-        .prefetch_related(Prefetch("routes", queryset=Route.objects.select_related("endpoint__provider")))
+        .prefetch_related(Prefetch("routes", queryset=Route.objects.select_related("endpoint__provider")),
+                          "routing_rules__targets")
     )
     return MappingProxyType({alias.name: alias_routing(alias) for alias in aliases})
 
@@ -185,7 +249,8 @@ def visible_aliases(user) -> QuerySet[ModelAlias]:
 
 
 def catalogue_entry(alias: ModelAlias) -> CatalogueEntry:
-    routes = sorted(alias.routes.all(), key=lambda r: (r.priority, -r.weight, r.pk))
+    # Shadow routes never answer callers, so what the catalogue promises comes from the serving ones.
+    routes = sorted((r for r in alias.routes.all() if not r.is_shadow), key=lambda r: (r.priority, -r.weight, r.pk))
     card = getattr(alias, "card", None)
     primary = routes[0].endpoint if routes else None
     caps = frozenset.intersection(*(frozenset(r.endpoint.capabilities) for r in routes)) if routes else frozenset()
@@ -268,6 +333,11 @@ def providers() -> QuerySet[Provider]:
 
 def endpoints() -> QuerySet[Endpoint]:
     return Endpoint.objects.select_related("provider").order_by("provider__name", "upstream_model", "region")
+
+
+def routing_rules(alias: ModelAlias) -> QuerySet[RuleRow]:
+    """The alias's routing rules, first first, with the routes they name (for its page)."""
+    return RuleRow.objects.filter(alias=alias).prefetch_related("targets__route__endpoint__provider")
 
 
 def aliases_owned_by(user) -> QuerySet[ModelAlias]:

@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from aiplatform import config_version
 from aiplatform.audit import record_event
-from aiplatform.models import User
+from aiplatform.models import Tenant, User
 from aiplatform.permissions import require
 from registry.models import (
     AliasKind,
@@ -33,9 +33,14 @@ from registry.models import (
     ModelCardVersion,
     Provider,
     Route,
+    RoutingRule,
+    RoutingRuleTarget,
+    RoutingStrategy,
+    StickyAssignment,
 )
 from registry.models.aliases import ALLOWED_TRANSITIONS
 from registry.models.cards import CARD_FIELDS
+from registry.models.rules import CONDITION_LISTS, canonical_values
 from registry.secrets import describe_reference
 
 NAMESPACE = "registry"
@@ -43,19 +48,65 @@ NAMESPACE = "registry"
 PROVIDER_FIELDS = ("kind", "base_url", "region", "api_key", "config", "is_active")
 ENDPOINT_FIELDS = (
     "region", "capabilities", "context_window", "connect_timeout", "first_byte_timeout", "total_timeout",
-    "input_price_per_mtok", "output_price_per_mtok", "price_per_image", "price_per_request", "is_active",
+    "input_price_per_mtok", "output_price_per_mtok", "price_per_image", "price_per_request", "max_in_flight",
+    "is_active",
 )
-ALIAS_FIELDS = ("kind", "status", "approved_on", "deprecated_on", "sunset_on", "retired_on", "replacement", "owners")
+ALIAS_FIELDS = ("kind", "status", "approved_on", "deprecated_on", "sunset_on", "retired_on", "replacement", "owners",
+                "strategy", "sticky")
 _TAG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
 
 @dataclass(frozen=True)
 class RouteSpec:
-    """A wanted route of an alias: ``set_routes`` makes the alias's routes match a list of these."""
+    """A wanted route of an alias: ``set_routes`` makes the alias's routes match a list of these.
+
+    ``shadow_sample`` above 0 makes it a shadow route (mirrored traffic only; weight and priority unused).
+    """
 
     endpoint: Endpoint
     weight: int = 100
     priority: int = 0
+    variant: str = ""
+    shadow_sample: Decimal = Decimal(0)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.shadow_sample, Decimal):  # a float from a caller: its decimal text, not its binary
+            try:
+                object.__setattr__(self, "shadow_sample", Decimal(str(self.shadow_sample)))
+            except InvalidOperation:
+                raise ValidationError({"shadow_sample": "Give a number from 0 to 1."}) from None
+
+    @classmethod
+    def of(cls, route: Route) -> RouteSpec:
+        """The spec that keeps ``route`` as it is (to change one route among the others)."""
+        return cls(route.endpoint, route.weight, route.priority, route.variant, route.shadow_sample)
+
+    @property
+    def is_shadow(self) -> bool:
+        return self.shadow_sample > 0
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    """A wanted routing rule: its conditions (empty: any) and the endpoints of the alias's routes to use, in order."""
+
+    endpoints: tuple[Endpoint, ...]
+    tenants: tuple[str, ...] = ()
+    regions: tuple[str, ...] = ()
+    environments: tuple[str, ...] = ()
+    classifications: tuple[str, ...] = ()
+    capabilities: tuple[str, ...] = ()
+    min_prompt_tokens: int | None = None
+    max_prompt_tokens: int | None = None
+
+    @classmethod
+    def of(cls, rule: RoutingRule) -> RuleSpec:
+        """The spec of a saved rule (its targets and their routes' endpoints loaded or not)."""
+        return cls(
+            endpoints=tuple(t.route.endpoint for t in rule.targets.all()),
+            **{name: tuple(getattr(rule, name)) for name in CONDITION_LISTS},
+            min_prompt_tokens=rule.min_prompt_tokens, max_prompt_tokens=rule.max_prompt_tokens,
+        )
 
 
 def _service(action: str, *, on: str | None = None) -> Callable:
@@ -253,14 +304,15 @@ def _save_owners(alias: ModelAlias, owners: Iterable[User] | None) -> None:
 def create_alias(
     *, actor: User | None, name: str, kind: str = AliasKind.CHAT, status: str = AliasStatus.DRAFT,
     replacement: ModelAlias | None = None, owners: Iterable[User] = (), fill_dates: bool = True,
-    **dates: date | None,
+    strategy: str = RoutingStrategy.WEIGHTED, sticky: str = StickyAssignment.NONE, **dates: date | None,
 ) -> ModelAlias:
     """Create an alias (a draft unless told otherwise) with an empty card.
 
     The date of the status (``approved_on``, ...) defaults to today unless ``fill_dates`` is False.
     """
     alias = ModelAlias(name=name)
-    fields = _check_status_fields(alias, {"kind": kind, "status": status, "replacement": replacement, **dates},
+    fields = _check_status_fields(alias, {"kind": kind, "status": status, "replacement": replacement,
+                                          "strategy": strategy, "sticky": sticky, **dates},
                                   creating=True, fill_dates=fill_dates)
     _apply_fields(alias, set(ALIAS_FIELDS) - {"owners"}, fields)
     alias.full_clean()
@@ -277,12 +329,17 @@ def create_alias(
 
 @_service("alias.manage", on="alias")
 def update_alias(*, actor: User | None, alias: ModelAlias, fill_dates: bool = True, **fields: Any) -> ModelAlias:
-    """Change kind, status (along the lifecycle), dates, replacement or owners.
+    """Change kind, status (along the lifecycle), dates, replacement, owners, routing strategy or sticky.
 
     A new status's date defaults to today unless ``fill_dates`` is False (registry as code,
-    where the file is the truth).
+    where the file is the truth). Leaving the ``rules`` strategy is refused while the alias has
+    rules: only that strategy uses them, and rules kept unused would look like they apply.
     """
     fields = _check_status_fields(alias, fields, creating=False, fill_dates=fill_dates)
+    leaving_rules = alias.strategy == RoutingStrategy.RULES and fields.get("strategy", alias.strategy) != alias.strategy
+    if leaving_rules and (count := RoutingRule.objects.filter(alias=alias).count()):
+        raise ValidationError({"strategy": f"Remove the {count} routing rule{'s' if count > 1 else ''} of "
+                                           f"{alias.name} first: only the rules strategy uses them."})
     owners = fields.pop("owners", None)
     diff = _apply_fields(alias, set(ALIAS_FIELDS) - {"owners"}, fields)
     if owners is not None:
@@ -312,13 +369,7 @@ def delete_alias(*, actor: User | None, alias: ModelAlias) -> None:
     _changed_registry()
 
 
-def _route_key(route: Route | RouteSpec) -> tuple[int, int, int]:
-    return (route.endpoint.pk, route.weight, route.priority)
-
-
-@_service("alias.manage", on="alias")
-def set_routes(*, actor: User | None, alias: ModelAlias, routes: Sequence[RouteSpec]) -> list[Route]:
-    """Make the alias's routes exactly ``routes`` (one per endpoint); records one event when they change."""
+def _check_route_specs(alias: ModelAlias, routes: Sequence[RouteSpec]) -> None:
     endpoints = [spec.endpoint.pk for spec in routes]
     if len(set(endpoints)) != len(endpoints):
         raise ValidationError("Each endpoint may appear only once among an alias's routes.")
@@ -329,6 +380,105 @@ def set_routes(*, actor: User | None, alias: ModelAlias, routes: Sequence[RouteS
             raise ValidationError(f"Endpoint {spec.endpoint} cannot serve embeddings.")
         if alias.kind == AliasKind.CHAT and "chat" not in spec.endpoint.capabilities:
             raise ValidationError(f"Endpoint {spec.endpoint} cannot serve chat.")
+        try:
+            Route(alias=alias, endpoint=spec.endpoint, weight=spec.weight, priority=spec.priority,
+                  variant=spec.variant, shadow_sample=spec.shadow_sample).clean_fields(exclude=["alias", "endpoint"])
+        except ValidationError as exc:
+            raise ValidationError({name: [f"Route to {spec.endpoint}: {m}" for m in messages]
+                                   for name, messages in exc.message_dict.items()}) from None
+    if routes and all(spec.is_shadow for spec in routes):
+        raise ValidationError({"shadow_sample": "An alias needs a route that serves callers: "
+                                                "shadow routes only receive a copy of calls."})
+
+
+def _clean_rules(alias: ModelAlias, rules: Sequence[RuleSpec], routes: Sequence[RouteSpec]) -> list[RuleSpec]:
+    """Check ``rules`` against the alias's (wanted) ``routes``; return them with their lists in one canonical order."""
+    if rules and alias.strategy != RoutingStrategy.RULES:
+        raise ValidationError(f"Routing rules are used only by the rules strategy; {alias.name} uses "
+                              f"{alias.strategy}. Choose the rules strategy first.")
+    by_endpoint = {spec.endpoint.pk: spec for spec in routes}
+    wanted_teams = {slug for rule in rules for slug in rule.tenants}
+    teams = set(Tenant.objects.filter(slug__in=wanted_teams).values_list("slug", flat=True)) if wanted_teams else set()
+    cleaned = []
+    for number, rule in enumerate(rules, start=1):
+        where = f"Rule {number}"
+        if not rule.endpoints:
+            raise ValidationError({"endpoints": f"{where} names no route to use."})
+        if len({e.pk for e in rule.endpoints}) != len(rule.endpoints):
+            raise ValidationError({"endpoints": f"{where} names a route twice."})
+        for endpoint in rule.endpoints:
+            route = by_endpoint.get(endpoint.pk)
+            if route is None:
+                raise ValidationError({"endpoints": f"{where} names {endpoint}, which is not a route of {alias.name}."})
+            if route.is_shadow:
+                raise ValidationError({"endpoints": f"{where} names the shadow route {endpoint}: "
+                                                    "shadow routes never serve callers."})
+        if unknown := sorted(set(rule.tenants) - teams):
+            raise ValidationError({"tenants": f"{where}: no team {', '.join(unknown)}."})
+        row = RoutingRule(alias=alias, position=number, min_prompt_tokens=rule.min_prompt_tokens,
+                          max_prompt_tokens=rule.max_prompt_tokens,
+                          **{name: list(getattr(rule, name)) for name in CONDITION_LISTS})
+        try:
+            row.full_clean(exclude=["alias"], validate_constraints=False)
+        except ValidationError as exc:
+            raise ValidationError({name: [f"{where}: {m}" for m in messages]
+                                   for name, messages in exc.message_dict.items()}) from None
+        cleaned.append(RuleSpec(
+            endpoints=tuple(rule.endpoints),
+            **{name: canonical_values(name, getattr(rule, name)) for name in CONDITION_LISTS},
+            min_prompt_tokens=rule.min_prompt_tokens, max_prompt_tokens=rule.max_prompt_tokens,
+        ))
+    return cleaned
+
+
+def _saved_rules(alias: ModelAlias) -> list[RuleSpec]:
+    rules = RoutingRule.objects.filter(alias=alias).prefetch_related("targets__route__endpoint__provider")
+    return [RuleSpec.of(rule) for rule in rules]
+
+
+def _write_rules(alias: ModelAlias, rules: Sequence[RuleSpec]) -> None:
+    routes = {route.endpoint_id: route for route in Route.objects.filter(alias=alias)}  # not a stale prefetch
+    for position, rule in enumerate(rules, start=1):
+        row = RoutingRule.objects.create(
+            alias=alias, position=position, min_prompt_tokens=rule.min_prompt_tokens,
+            max_prompt_tokens=rule.max_prompt_tokens, **{name: list(getattr(rule, name)) for name in CONDITION_LISTS})
+        RoutingRuleTarget.objects.bulk_create([
+            RoutingRuleTarget(rule=row, route=routes[endpoint.pk], position=place)
+            for place, endpoint in enumerate(rule.endpoints, start=1)])
+
+
+def _describe_rules(rules: Sequence[RuleSpec]) -> list[str]:
+    return [_describe_rule(number, rule) for number, rule in enumerate(rules, start=1)]
+
+
+def _describe_rule(number: int, rule: RuleSpec) -> str:
+    conditions = [f"{name}={','.join(getattr(rule, name))}" for name in CONDITION_LISTS if getattr(rule, name)]
+    if rule.min_prompt_tokens is not None:
+        conditions.append(f"prompt>={rule.min_prompt_tokens}")
+    if rule.max_prompt_tokens is not None:
+        conditions.append(f"prompt<={rule.max_prompt_tokens}")
+    return f"{number}: {' '.join(conditions) or 'any call'} → {', '.join(str(e) for e in rule.endpoints)}"
+
+
+@_service("alias.manage", on="alias")
+def set_routes(
+    *, actor: User | None, alias: ModelAlias, routes: Sequence[RouteSpec], rules: Sequence[RuleSpec] | None = None,
+) -> list[Route]:
+    """Make the alias's routes exactly ``routes`` (one per endpoint) and, when ``rules`` is given, its routing
+    rules exactly ``rules``; records one event for the routes and one for the rules when they change.
+
+    Without ``rules`` the rules are kept, so a route a rule names cannot be removed or made a shadow.
+    """
+    _check_route_specs(alias, routes)
+    saved_rules = _saved_rules(alias)
+    if rules is None:
+        _check_rules_keep_their_routes(saved_rules, routes)
+        wanted_rules = saved_rules
+    else:
+        wanted_rules = _clean_rules(alias, rules, routes)
+    rules_changed = _describe_rules(saved_rules) != _describe_rules(wanted_rules)
+    if rules_changed:
+        RoutingRule.objects.filter(alias=alias).delete()  # before the routes: a rule's routes cannot go while it names them
     current = {route.endpoint_id: route for route in alias.routes.select_related("endpoint__provider")}
     before = sorted(_describe_route(r) for r in current.values())
     wanted = {spec.endpoint.pk: spec for spec in routes}
@@ -337,20 +487,58 @@ def set_routes(*, actor: User | None, alias: ModelAlias, routes: Sequence[RouteS
             route.delete()
     for endpoint_id, spec in wanted.items():
         route = current.get(endpoint_id)
+        values = {"weight": spec.weight, "priority": spec.priority, "variant": spec.variant,
+                  "shadow_sample": spec.shadow_sample}
         if route is None:
-            Route.objects.create(alias=alias, endpoint=spec.endpoint, weight=spec.weight, priority=spec.priority)
-        elif (route.weight, route.priority) != (spec.weight, spec.priority):
-            route.weight, route.priority = spec.weight, spec.priority
-            route.save(update_fields=["weight", "priority"])
+            Route.objects.create(alias=alias, endpoint=spec.endpoint, **values)
+        elif any(getattr(route, name) != value for name, value in values.items()):
+            for name, value in values.items():
+                setattr(route, name, value)
+            route.save(update_fields=list(values))
     after = sorted(_describe_route(spec) for spec in routes)
     if before != after:
         record_event(action="alias.set_routes", actor=actor, target=alias, changes={"routes": [before, after]})
+    if rules_changed:
+        _write_rules(alias, wanted_rules)
+        record_event(action="alias.set_rules", actor=actor, target=alias,
+                     changes={"rules": [_describe_rules(saved_rules), _describe_rules(wanted_rules)]})
+    if before != after or rules_changed:
         _changed_registry()
     return list(alias.routes.select_related("endpoint__provider"))
 
 
+def _check_rules_keep_their_routes(rules: Sequence[RuleSpec], routes: Sequence[RouteSpec]) -> None:
+    serving = {spec.endpoint.pk for spec in routes if not spec.is_shadow}
+    for number, rule in enumerate(rules, start=1):
+        for endpoint in rule.endpoints:
+            if endpoint.pk not in serving:
+                raise ValidationError(f"Routing rule {number} sends calls to {endpoint}; change or remove that "
+                                      "rule first.")
+
+
+@_service("alias.manage", on="alias")
+def set_rules(*, actor: User | None, alias: ModelAlias, rules: Sequence[RuleSpec]) -> list[RoutingRule]:
+    """Make the alias's routing rules exactly ``rules``, first first; each names routes the alias has.
+
+    Non-empty rules need the ``rules`` strategy. Records one event when they change.
+    """
+    routes = [RouteSpec.of(route) for route in alias.routes.select_related("endpoint__provider")]
+    saved = _saved_rules(alias)
+    wanted = _clean_rules(alias, rules, routes)
+    if _describe_rules(saved) != _describe_rules(wanted):
+        RoutingRule.objects.filter(alias=alias).delete()
+        _write_rules(alias, wanted)
+        record_event(action="alias.set_rules", actor=actor, target=alias,
+                     changes={"rules": [_describe_rules(saved), _describe_rules(wanted)]})
+        _changed_registry()
+    return list(RoutingRule.objects.filter(alias=alias).prefetch_related("targets__route__endpoint__provider"))
+
+
 def _describe_route(route: Route | RouteSpec) -> str:
-    return f"{route.endpoint} w{route.weight} p{route.priority}"
+    if route.shadow_sample > 0:
+        return f"{route.endpoint} shadow {route.shadow_sample.normalize():f}" + (
+            f" variant {route.variant}" if route.variant else "")
+    return f"{route.endpoint} w{route.weight} p{route.priority}" + (f" variant {route.variant}" if route.variant else "")
 
 
 # --- cards -------------------------------------------------------------------------------

@@ -1,8 +1,10 @@
-"""The registry's data: providers, endpoints, aliases and their routes, model cards, vendor listings."""
+"""The registry's data: providers, endpoints, aliases with their routes and routing rules, model cards, vendor
+listings."""
 
-from registry.models.aliases import AliasKind, AliasStatus, ModelAlias, Route
+from registry.models.aliases import AliasKind, AliasStatus, ModelAlias, Route, RoutingStrategy, StickyAssignment
 from registry.models.cards import ModelCard, ModelCardVersion
 from registry.models.providers import Capability, Endpoint, Provider, ProviderKind
+from registry.models.rules import RoutingRule, RoutingRuleTarget
 from registry.models.sync import UpstreamModel
 
 __all__ = [
@@ -16,5 +18,9 @@ __all__ = [
     "Provider",
     "ProviderKind",
     "Route",
+    "RoutingRule",
+    "RoutingRuleTarget",
+    "RoutingStrategy",
+    "StickyAssignment",
     "UpstreamModel",
 ]

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 
 from registry.models.providers import SLUG, Endpoint
 
 MAX_ROUTE_WEIGHT = 1_000_000  # weights are relative shares; beyond this is a typo
 MAX_ROUTE_PRIORITY = 100  # fallback levels
+
+# A route's A/B label as reports show it: short, no spaces.
+VARIANT = RegexValidator(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$",
+                         "Letters, digits, dots, dashes, underscores; no spaces.")
 
 # Path segments of the registry's own pages, so no alias can hide them.
 RESERVED_ALIAS_NAMES = frozenset({"manage", "new", "api"})
@@ -27,6 +33,24 @@ class AliasStatus(models.TextChoices):
     APPROVED = "approved", "Approved"
     DEPRECATED = "deprecated", "Deprecated"
     RETIRED = "retired", "Retired"
+
+
+class RoutingStrategy(models.TextChoices):
+    """How the gateway orders an alias's routes for a call (``gateway/routing/order.py`` applies it)."""
+
+    WEIGHTED = "weighted", "Weighted: a draw among the first priority, the rest as fallback"
+    PRIORITY = "priority", "Priority: strict fallback order"
+    LEAST_LATENCY = "least-latency", "Least latency"
+    LEAST_COST = "least-cost", "Least cost"
+    RULES = "rules", "Rules: the first matching rule names the routes"
+
+
+class StickyAssignment(models.TextChoices):
+    """Whom the weighted draw keeps on one route (variant), for A/B comparisons."""
+
+    NONE = "", "None: every call draws again"
+    APPLICATION = "application", "Per application"
+    USER = "user", "Per user (the request's user field)"
 
 
 # Which status may follow which. Retired is final; a deprecation may be withdrawn.
@@ -51,6 +75,11 @@ class ModelAlias(models.Model):
     retired_on = models.DateField(null=True, blank=True)
     replacement = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     owners = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="owned_model_aliases")
+    strategy = models.CharField(max_length=16, choices=RoutingStrategy.choices, default=RoutingStrategy.WEIGHTED,
+                                help_text="How calls choose among the routes.")
+    sticky = models.CharField(max_length=16, choices=StickyAssignment.choices, blank=True,
+                              default=StickyAssignment.NONE,
+                              help_text="Keep each application or user on one route of the weighted draw (A/B).")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -88,7 +117,12 @@ class ModelAlias(models.Model):
 
 
 class Route(models.Model):
-    """One way to serve an alias: an endpoint, its share of traffic, and its place in the fallback order."""
+    """One way to serve an alias: an endpoint, its share of traffic, and its place in the fallback order.
+
+    A route with a ``shadow_sample`` above zero is a *shadow*: it never serves callers; the gateway
+    mirrors that share of the alias's calls to it (a candidate model seen on real traffic). Its
+    weight and priority mean nothing.
+    """
 
     alias = models.ForeignKey(ModelAlias, on_delete=models.CASCADE, related_name="routes")
     endpoint = models.ForeignKey(Endpoint, on_delete=models.PROTECT, related_name="routes")
@@ -96,10 +130,27 @@ class Route(models.Model):
                                          validators=[MaxValueValidator(MAX_ROUTE_WEIGHT)])
     priority = models.PositiveSmallIntegerField(default=0, help_text="Fallback order: 0 first, then 1, ...",
                                                 validators=[MaxValueValidator(MAX_ROUTE_PRIORITY)])
+    variant = models.CharField(max_length=32, blank=True, validators=[VARIANT],
+                               help_text="A/B label for reports, e.g. a, b, control.")
+    shadow_sample = models.DecimalField(
+        max_digits=5, decimal_places=4, default=Decimal(0),
+        validators=[MinValueValidator(Decimal(0)), MaxValueValidator(Decimal(1))],
+        help_text="Share of calls mirrored to this route (0..1); above 0 it never serves callers.",
+    )
 
     class Meta:
         ordering = ["alias__name", "priority", "-weight", "pk"]
-        constraints = [models.UniqueConstraint(fields=["alias", "endpoint"], name="route_once_per_endpoint")]
+        constraints = [
+            models.UniqueConstraint(fields=["alias", "endpoint"], name="route_once_per_endpoint"),
+            models.CheckConstraint(condition=models.Q(shadow_sample__gte=0, shadow_sample__lte=1),
+                                   name="route_shadow_sample_is_a_share"),
+        ]
 
     def __str__(self) -> str:
+        if self.is_shadow:
+            return f"{self.alias.name} → {self.endpoint} (shadow {self.shadow_sample.normalize()})"
         return f"{self.alias.name} → {self.endpoint} (w{self.weight}, p{self.priority})"
+
+    @property
+    def is_shadow(self) -> bool:
+        return self.shadow_sample > 0

@@ -78,6 +78,7 @@ MAX_CONNECT_TIMEOUT = 300.0  # seconds
 MAX_CALL_TIMEOUT = 3600.0  # seconds, first byte and total
 MAX_CONTEXT_WINDOW = 100_000_000  # tokens
 MAX_PRICE = Decimal(100_000)  # dollars per million tokens, per image or per request
+MAX_IN_FLIGHT = 1_000_000  # concurrent calls
 
 
 class Endpoint(models.Model):
@@ -103,6 +104,10 @@ class Endpoint(models.Model):
                                           validators=[MinValueValidator(Decimal(0)), MaxValueValidator(MAX_PRICE)])
     price_per_request = models.DecimalField(max_digits=14, decimal_places=6, default=Decimal(0),
                                             validators=[MinValueValidator(Decimal(0)), MaxValueValidator(MAX_PRICE)])
+    max_in_flight = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(MAX_IN_FLIGHT)],
+        help_text="Most calls at once across all gateway processes; empty: no cap.",
+    )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
