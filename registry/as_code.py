@@ -587,7 +587,7 @@ def _read_rules(obj: dict, path: str, strategy: str, routes: list[_RouteSpec], r
     if not isinstance(raw_rules, list):
         reader.problem(f"{path}.rules", "must be a list")
         return []
-    if raw_rules and strategy != RoutingStrategy.RULES:
+    if raw_rules and strategy != RoutingStrategy.RULES and strategy in RoutingStrategy.values:
         # Refused, not ignored: rules that look as if they applied but do not are worse than none.
         reader.problem(f"{path}.rules", f"only strategy rules uses rules (this model's strategy is {strategy}): "
                                         "set strategy: rules or remove them")
