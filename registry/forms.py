@@ -9,12 +9,31 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from aiplatform.models import User
-from aiplatform.roles import PlatformRole
-from registry.models import AliasKind, AliasStatus, Capability, Endpoint, ModelAlias, Provider, ProviderKind
-from registry.models.aliases import MAX_ROUTE_PRIORITY, MAX_ROUTE_WEIGHT
+from aiplatform.roles import PlatformRole, Region
+from registry.models import (
+    AliasKind,
+    AliasStatus,
+    Capability,
+    Endpoint,
+    ModelAlias,
+    Provider,
+    ProviderKind,
+    Route,
+    RoutingStrategy,
+    StickyAssignment,
+)
+from registry.models.aliases import MAX_ROUTE_PRIORITY, MAX_ROUTE_WEIGHT, VARIANT
 from registry.models.http_urls import validate_http_url
-from registry.models.providers import MAX_CALL_TIMEOUT, MAX_CONNECT_TIMEOUT, MAX_CONTEXT_WINDOW, MAX_PRICE
+from registry.models.providers import (
+    MAX_CALL_TIMEOUT,
+    MAX_CONNECT_TIMEOUT,
+    MAX_CONTEXT_WINDOW,
+    MAX_IN_FLIGHT,
+    MAX_PRICE,
+)
+from registry.models.rules import RULE_CAPABILITIES, RULE_CLASSIFICATIONS, RULE_ENVIRONMENTS
 from registry.secrets import encrypt_secret, validate_reference
+from registry.services import RuleSpec
 
 
 class CatalogueFilterForm(forms.Form):
@@ -93,6 +112,8 @@ class EndpointForm(forms.Form):
     output_price_per_mtok = forms.DecimalField(min_value=0, max_value=MAX_PRICE, initial=0, label="$ / M output tokens")
     price_per_image = forms.DecimalField(min_value=0, max_value=MAX_PRICE, initial=0, label="$ / image")
     price_per_request = forms.DecimalField(min_value=0, max_value=MAX_PRICE, initial=0, label="$ / request")
+    max_in_flight = forms.IntegerField(required=False, min_value=1, max_value=MAX_IN_FLIGHT, label="Max in flight",
+                                       help_text="Most calls at once across all gateway processes; empty: no cap.")
     is_active = forms.BooleanField(required=False, initial=True, label="Active")
 
 
@@ -108,12 +129,78 @@ class AliasForm(forms.Form):
         queryset=User.objects.filter(platform_role_grants__role=PlatformRole.MODEL_OWNER).order_by("email"),
         required=False, widget=forms.CheckboxSelectMultiple, help_text="Model owners who may edit the card.",
     )
+    strategy = forms.ChoiceField(choices=RoutingStrategy.choices, required=False, initial=RoutingStrategy.WEIGHTED,
+                                 label="Routing strategy", help_text="How calls choose among the routes.")
+    sticky = forms.ChoiceField(choices=StickyAssignment.choices, required=False, label="Sticky assignment",
+                               help_text="A/B: keep each application or user on one route of the weighted draw.")
 
 
 class RouteForm(forms.Form):
     endpoint = forms.ModelChoiceField(queryset=Endpoint.objects.select_related("provider"))
     weight = forms.IntegerField(min_value=0, max_value=MAX_ROUTE_WEIGHT, initial=100)
     priority = forms.IntegerField(min_value=0, max_value=MAX_ROUTE_PRIORITY, initial=0, help_text="Fallback order: 0 first.")
+    variant = forms.CharField(required=False, max_length=32, validators=[VARIANT],
+                              help_text="A/B label for reports (a, b, control); optional.")
+    shadow_sample = forms.DecimalField(required=False, min_value=0, max_value=1, decimal_places=4, initial=0,
+                                       label="Shadow share",
+                                       help_text="Above 0: a shadow route that never serves callers and gets this "
+                                                 "share of calls mirrored (0.1 is a tenth).")
+
+    def clean_shadow_sample(self) -> Decimal:
+        return self.cleaned_data["shadow_sample"] or Decimal(0)
+
+
+def _choices(values: tuple[str, ...]) -> list[tuple[str, str]]:
+    return [(v, v.replace("_", " ").capitalize()) for v in values]
+
+
+class RuleForm(forms.Form):
+    """One routing rule: its conditions and the routes to use (``use_1`` first). Built for one alias's routes."""
+
+    position = forms.IntegerField(required=False, min_value=1, label="Place",
+                                  help_text="Where among the rules (1 is tried first); empty: last.")
+    tenants = forms.CharField(required=False, label="Teams", help_text="Team slugs, separated by commas; empty: any.")
+    regions = forms.MultipleChoiceField(choices=Region.choices, required=False, widget=forms.CheckboxSelectMultiple,
+                                        label="Team regions")
+    environments = forms.MultipleChoiceField(choices=_choices(RULE_ENVIRONMENTS), required=False,
+                                             widget=forms.CheckboxSelectMultiple)
+    classifications = forms.MultipleChoiceField(choices=_choices(RULE_CLASSIFICATIONS), required=False,
+                                                widget=forms.CheckboxSelectMultiple, label="Data classifications")
+    capabilities = forms.MultipleChoiceField(choices=_choices(RULE_CAPABILITIES), required=False,
+                                             widget=forms.CheckboxSelectMultiple, label="Request needs",
+                                             help_text="Matches a request that needs any of them.")
+    min_prompt_tokens = forms.IntegerField(required=False, min_value=0, label="Prompt tokens from")
+    max_prompt_tokens = forms.IntegerField(required=False, min_value=0, label="Prompt tokens up to")
+
+    def __init__(self, *args, routes: list[Route], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.endpoints = {str(r.endpoint_id): r.endpoint for r in routes if not r.is_shadow}
+        choices = [(pk, str(endpoint)) for pk, endpoint in self.endpoints.items()]
+        for place in range(1, len(choices) + 1):
+            self.fields[f"use_{place}"] = forms.ChoiceField(
+                choices=choices if place == 1 else [("", "—"), *choices], required=place == 1,
+                label="Use route" if place == 1 else "then")
+
+    def clean_tenants(self) -> list[str]:
+        return [t for t in (part.strip().lower() for part in self.cleaned_data["tenants"].split(",")) if t]
+
+    def clean(self) -> dict:
+        data = super().clean()
+        low, high = data.get("min_prompt_tokens"), data.get("max_prompt_tokens")
+        if low is not None and high is not None and high < low:
+            self.add_error("max_prompt_tokens", "The maximum cannot be below the minimum.")
+        return data
+
+    def rule_spec(self) -> RuleSpec:
+        """The rule as ``services.set_rules`` takes it."""
+        data = self.cleaned_data
+        chosen = [data[name] for name in self.fields if name.startswith("use_") and data.get(name)]
+        return RuleSpec(
+            endpoints=tuple(self.endpoints[pk] for pk in dict.fromkeys(chosen)),
+            tenants=tuple(data["tenants"]), regions=tuple(data["regions"]), environments=tuple(data["environments"]),
+            classifications=tuple(data["classifications"]), capabilities=tuple(data["capabilities"]),
+            min_prompt_tokens=data["min_prompt_tokens"], max_prompt_tokens=data["max_prompt_tokens"],
+        )
 
 
 class CardForm(forms.Form):

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 from aiplatform.forms import add_service_errors
 from aiplatform.permissions import can, require
 from registry import selectors, services
-from registry.forms import AliasForm, CardForm, CatalogueFilterForm, EndpointForm, ProviderForm, RouteForm
+from registry.forms import AliasForm, CardForm, CatalogueFilterForm, EndpointForm, ProviderForm, RouteForm, RuleForm
 from registry.models import Endpoint, ModelAlias, Provider, UpstreamModel
 from registry.secrets import describe_reference, local_secret_problem
 from registry.sync import CatalogueUnavailable, dismiss_candidate, sync_provider_catalogue
@@ -49,7 +49,8 @@ def model_card(request: HttpRequest, name: str) -> HttpResponse:
     entry = selectors.catalogue_entry(alias)
     return render(request, "registry/card.html", {
         "alias": alias, "entry": entry, "card": entry.card,
-        "routes": sorted(alias.routes.all(), key=lambda r: (r.priority, -r.weight, r.pk)),
+        # Shadow routes never answer the card's readers: they are the admins' business (the alias's page).
+        "routes": sorted((r for r in alias.routes.all() if not r.is_shadow), key=lambda r: (r.priority, -r.weight, r.pk)),
         "versions": selectors.card_versions(alias)[:20],
         "may_edit": can(request.user, "card.edit", alias), "may_manage": can(request.user, "alias.manage"),
     })
@@ -160,13 +161,15 @@ def alias_form(request: HttpRequest, name: str | None = None) -> HttpResponse:
     if alias is not None:
         initial = {"name": alias.name, "kind": alias.kind, "status": alias.status, "sunset_on": alias.sunset_on,
                    "replacement": alias.replacement.name if alias.replacement_id else None,
-                   "owners": list(alias.owners.all())}
+                   "owners": list(alias.owners.all()), "strategy": alias.strategy, "sticky": alias.sticky}
     form = AliasForm(request.POST or None, initial=initial)
     if alias is not None:
         form.fields["name"].disabled = True
         form.fields["replacement"].queryset = ModelAlias.objects.exclude(pk=alias.pk).order_by("name")
     if request.method == "POST" and form.is_valid():
         fields = dict(form.cleaned_data)
+        if not fields["strategy"]:
+            fields.pop("strategy")  # not given: the default, or the alias's own
         try:
             if alias is None:
                 alias = services.create_alias(actor=request.user, **fields)
@@ -178,10 +181,28 @@ def alias_form(request: HttpRequest, name: str | None = None) -> HttpResponse:
         else:
             messages.success(request, f"Model {alias.name} saved.")
             return redirect("registry:alias_edit", name=alias.name)
-    routes = alias.routes.select_related("endpoint__provider").order_by("priority", "-weight") if alias else []
+        if alias is not None:
+            alias.refresh_from_db()  # the page shows what is saved, not the refused values
+    return _alias_page(request, alias, form=form, status=400 if request.method == "POST" else 200)
+
+
+def _alias_page(request: HttpRequest, alias: ModelAlias | None, *, form: AliasForm | None = None,
+                route_form: RouteForm | None = None, rule_form: RuleForm | None = None,
+                status: int = 200) -> HttpResponse:
+    """The alias's page: its settings, routes and routing rules, with whichever form was refused bound."""
+    if form is None:
+        form = AliasForm(initial={"name": alias.name, "kind": alias.kind, "status": alias.status,
+                                  "sunset_on": alias.sunset_on, "owners": list(alias.owners.all()),
+                                  "replacement": alias.replacement.name if alias.replacement_id else None,
+                                  "strategy": alias.strategy, "sticky": alias.sticky})
+        form.fields["name"].disabled = True
+    routes = sorted(alias.routes.select_related("endpoint__provider"),
+                    key=lambda r: (r.is_shadow, r.priority, -r.weight, r.pk)) if alias else []
     return render(request, "registry/alias_form.html", {
-        "form": form, "alias": alias, "routes": routes, "route_form": RouteForm(),
-    })
+        "form": form, "alias": alias, "routes": routes, "route_form": route_form or RouteForm(),
+        "rules": list(selectors.routing_rules(alias)) if alias else [],
+        "rule_form": rule_form or (RuleForm(routes=routes) if alias else None),
+    }, status=status)
 
 
 @login_required
@@ -191,17 +212,17 @@ def route_add(request: HttpRequest, name: str) -> HttpResponse:
     alias = get_object_or_404(ModelAlias, name=name)
     form = RouteForm(request.POST)
     if form.is_valid():
-        current = [services.RouteSpec(r.endpoint, r.weight, r.priority)
-                   for r in alias.routes.select_related("endpoint") if r.endpoint != form.cleaned_data["endpoint"]]
+        wanted = services.RouteSpec(**form.cleaned_data)
+        current = [services.RouteSpec.of(r) for r in alias.routes.select_related("endpoint")
+                   if r.endpoint != wanted.endpoint]
         try:
-            services.set_routes(actor=request.user, alias=alias,
-                                routes=[*current, services.RouteSpec(**form.cleaned_data)])
-            messages.success(request, "Route saved.")
+            services.set_routes(actor=request.user, alias=alias, routes=[*current, wanted])
         except ValidationError as exc:
-            messages.error(request, " ".join(exc.messages))
-    else:
-        messages.error(request, "Choose an endpoint, a weight and a priority.")
-    return redirect("registry:alias_edit", name=alias.name)
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, "Route saved.")
+            return redirect("registry:alias_edit", name=alias.name)
+    return _alias_page(request, alias, route_form=form, status=400)
 
 
 @login_required
@@ -209,10 +230,48 @@ def route_add(request: HttpRequest, name: str) -> HttpResponse:
 def route_remove(request: HttpRequest, name: str, endpoint_id: int) -> HttpResponse:
     require(request.user, "alias.manage")
     alias = get_object_or_404(ModelAlias, name=name)
-    remaining = [services.RouteSpec(r.endpoint, r.weight, r.priority)
-                 for r in alias.routes.select_related("endpoint") if r.endpoint_id != endpoint_id]
-    services.set_routes(actor=request.user, alias=alias, routes=remaining)
-    messages.success(request, "Route removed.")
+    remaining = [services.RouteSpec.of(r) for r in alias.routes.select_related("endpoint")
+                 if r.endpoint_id != endpoint_id]
+    try:
+        services.set_routes(actor=request.user, alias=alias, routes=remaining)
+    except ValidationError as exc:  # a rule still names it, or it was the last serving route
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, "Route removed.")
+    return redirect("registry:alias_edit", name=alias.name)
+
+
+@login_required
+@require_POST
+def rule_add(request: HttpRequest, name: str) -> HttpResponse:
+    require(request.user, "alias.manage")
+    alias = get_object_or_404(ModelAlias, name=name)
+    form = RuleForm(request.POST, routes=list(alias.routes.select_related("endpoint__provider")))
+    if form.is_valid():
+        rules = [services.RuleSpec.of(rule) for rule in selectors.routing_rules(alias)]
+        place = form.cleaned_data["position"] or len(rules) + 1
+        rules.insert(place - 1, form.rule_spec())
+        try:
+            services.set_rules(actor=request.user, alias=alias, rules=rules)
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, "Rule saved.")
+            return redirect("registry:alias_edit", name=alias.name)
+    return _alias_page(request, alias, rule_form=form, status=400)
+
+
+@login_required
+@require_POST
+def rule_remove(request: HttpRequest, name: str, position: int) -> HttpResponse:
+    require(request.user, "alias.manage")
+    alias = get_object_or_404(ModelAlias, name=name)
+    rules = list(selectors.routing_rules(alias))
+    remaining = [services.RuleSpec.of(rule) for rule in rules if rule.position != position]
+    if len(remaining) == len(rules):
+        raise Http404("No such rule.")
+    services.set_rules(actor=request.user, alias=alias, rules=remaining)
+    messages.success(request, "Rule removed.")
     return redirect("registry:alias_edit", name=alias.name)
 
 

@@ -79,6 +79,16 @@ class RoutingRule(models.Model):
                 given[name] = getattr(self, name)
         return given
 
+    @property
+    def conditions_text(self) -> str:
+        """The conditions as a person reads them: ``regions eu, uk; prompt tokens from 30000``."""
+        parts = [f"{name} {', '.join(getattr(self, name))}" for name in CONDITION_LISTS if getattr(self, name)]
+        if self.min_prompt_tokens is not None:
+            parts.append(f"prompt tokens from {self.min_prompt_tokens}")
+        if self.max_prompt_tokens is not None:
+            parts.append(f"prompt tokens up to {self.max_prompt_tokens}")
+        return "; ".join(parts) or "any call"
+
     def clean(self) -> None:
         super().clean()
         errors = {}
