@@ -58,7 +58,7 @@ class EndpointSerializer(serializers.ModelSerializer):
         model = Endpoint
         fields = ["id", "provider", "upstream_model", "region", "capabilities", "context_window", "connect_timeout",
                   "first_byte_timeout", "total_timeout", "input_price_per_mtok", "output_price_per_mtok",
-                  "price_per_image", "price_per_request", "is_active"]
+                  "price_per_image", "price_per_request", "max_in_flight", "is_active"]
         validators: list = []  # uniqueness is the service's (and the database's) business
 
 class RouteSerializer(serializers.Serializer):
@@ -68,6 +68,9 @@ class RouteSerializer(serializers.Serializer):
     region = serializers.CharField(source="endpoint.effective_region", read_only=True)
     weight = serializers.IntegerField(min_value=0, default=100)
     priority = serializers.IntegerField(min_value=0, default=0)
+    variant = serializers.CharField(max_length=32, allow_blank=True, default="")
+    shadow_sample = serializers.DecimalField(max_digits=5, decimal_places=4, min_value=0, max_value=1, default=0,
+                                             help_text="Above 0: a shadow route (never serves callers).")
 
 class EvaluationSerializer(serializers.Serializer):
     name = serializers.CharField()
@@ -109,12 +112,13 @@ class ModelAliasSerializer(serializers.ModelSerializer):
     class Meta:
         model = ModelAlias
         fields = ["name", "kind", "status", "approved_on", "deprecated_on", "sunset_on", "retired_on", "replacement",
-                  "owners", "routes", "capabilities", "summary", "use_cases", "created_at", "updated_at"]
+                  "owners", "strategy", "sticky", "routes", "capabilities", "summary", "use_cases", "created_at",
+                  "updated_at"]
         read_only_fields = ["created_at", "updated_at"]
         validators: list = []
 
     def get_capabilities(self, alias: ModelAlias) -> list[str]:
-        routes = list(alias.routes.all())
+        routes = [r for r in alias.routes.all() if not r.is_shadow]  # shadows never serve callers
         if not routes:
             return []
         common = set.intersection(*(set(r.endpoint.capabilities) for r in routes))
