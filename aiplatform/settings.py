@@ -120,6 +120,28 @@ GATEWAY_MAX_CALL_SECONDS = env.int("GATEWAY_MAX_CALL_SECONDS", 900)
 # (An empty WEB_CONCURRENCY, as the compose file passes through, means bin/serve's default: set before it starts
 # the workers, whose settings then read the number.)
 GATEWAY_PROCESSES = env.int("GATEWAY_PROCESSES", int(os.environ.get("WEB_CONCURRENCY") or 1))
+# Retries and fallback (README "Routing and resilience"): tries of one endpoint for a transient failure
+# (connect error, 5xx, 429) before the next route; at most this many tries in all per call.
+GATEWAY_ROUTE_ATTEMPTS = env.int("GATEWAY_ROUTE_ATTEMPTS", 2)
+GATEWAY_MAX_ATTEMPTS = env.int("GATEWAY_MAX_ATTEMPTS", 4)
+# Backoff before retrying one endpoint: full jitter up to base × 2^(try-1), at most the cap (seconds).
+GATEWAY_RETRY_BACKOFF_SECONDS = env.float("GATEWAY_RETRY_BACKOFF_SECONDS", 0.1)
+GATEWAY_RETRY_BACKOFF_MAX_SECONDS = env.float("GATEWAY_RETRY_BACKOFF_MAX_SECONDS", 2.0)
+# An upstream's Retry-After up to this long is waited out when no other route is left; longer, the call fails.
+GATEWAY_RETRY_AFTER_MAX_SECONDS = env.float("GATEWAY_RETRY_AFTER_MAX_SECONDS", 5.0)
+# Circuit breaker per endpoint (README "Routing and resilience"): within a sliding window of this many seconds,
+# at least MIN_CALLS tries of which a share of at least FAILURE_RATE failed (connect error, timeout, 429, 5xx)
+# open the endpoint's circuit: it is skipped for OPEN_SECONDS, then up to HALF_OPEN_PROBES calls at a time
+# probe it (a success closes it, a failure opens it again).
+GATEWAY_BREAKER_WINDOW_SECONDS = env.float("GATEWAY_BREAKER_WINDOW_SECONDS", 30.0)
+GATEWAY_BREAKER_MIN_CALLS = env.int("GATEWAY_BREAKER_MIN_CALLS", 5)
+GATEWAY_BREAKER_FAILURE_RATE = env.float("GATEWAY_BREAKER_FAILURE_RATE", 0.5)
+GATEWAY_BREAKER_OPEN_SECONDS = env.float("GATEWAY_BREAKER_OPEN_SECONDS", 15.0)
+GATEWAY_BREAKER_HALF_OPEN_PROBES = env.int("GATEWAY_BREAKER_HALF_OPEN_PROBES", 1)
+# Full stack: how often each gateway process pushes its endpoint counts to Redis and pulls the circuits' states.
+GATEWAY_BREAKER_SYNC_SECONDS = env.float("GATEWAY_BREAKER_SYNC_SECONDS", 0.5)
+# How long a call waits for a free slot of an endpoint at its max_in_flight before trying the next route (seconds).
+GATEWAY_INFLIGHT_WAIT_SECONDS = env.float("GATEWAY_INFLIGHT_WAIT_SECONDS", 0.25)
 # The Redis stream the gateway appends usage events to (full stack), and how long an entry a consumer
 # took may sit unacknowledged before another worker claims it (a worker killed mid-batch).
 USAGE_STREAM = env.str("USAGE_STREAM", "sb:usage")
@@ -148,6 +170,12 @@ if LOG_FORMAT not in {"json", "console"}:
     raise ImproperlyConfigured(f"LOG_FORMAT must be 'json' or 'console', not {LOG_FORMAT!r}")
 if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
     raise ImproperlyConfigured(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, not {LOG_LEVEL!r}")
+if not 0 < GATEWAY_BREAKER_FAILURE_RATE <= 1:
+    raise ImproperlyConfigured("GATEWAY_BREAKER_FAILURE_RATE must be above 0 and at most 1")
+if GATEWAY_BREAKER_MIN_CALLS < 1 or GATEWAY_BREAKER_HALF_OPEN_PROBES < 1:
+    raise ImproperlyConfigured("GATEWAY_BREAKER_MIN_CALLS and GATEWAY_BREAKER_HALF_OPEN_PROBES must be at least 1")
+if min(GATEWAY_BREAKER_WINDOW_SECONDS, GATEWAY_BREAKER_OPEN_SECONDS, GATEWAY_BREAKER_SYNC_SECONDS) <= 0:
+    raise ImproperlyConfigured("GATEWAY_BREAKER_WINDOW_SECONDS, _OPEN_SECONDS and _SYNC_SECONDS must be above 0")
 if TRUSTED_PROXY_HOPS < 1:
     raise ImproperlyConfigured(f"TRUSTED_PROXY_HOPS must be 1 or more, not {TRUSTED_PROXY_HOPS}")
 if OIDC_SERVER_URL and not (OIDC_CLIENT_ID and OIDC_CLIENT_SECRET):
