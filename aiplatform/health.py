@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections.abc import Callable, Sequence
 
 from django.conf import settings
 from django.core.cache import cache
@@ -15,6 +16,25 @@ from django.http import HttpRequest, JsonResponse
 # timeouts too; this bound holds even for one configured without them (a hung Redis accepts the
 # connection and never answers, which once kept /readyz from answering for more than 15 s).
 CHECK_DEADLINE_SECONDS = 2.0
+
+# The gateway's view of its upstream endpoints (circuit state, error rate, latency, calls in flight), handed
+# over by the gateway app at start-up: the core never imports the gateway (DESIGN.md's dependency direction).
+EndpointReport = Callable[[Sequence[int] | None], dict]
+_endpoint_report: EndpointReport | None = None
+
+
+def provide_endpoint_report(report: EndpointReport) -> None:
+    """Register the function that reports the endpoints' health (``gateway.routing.report.endpoint_report``)."""
+    global _endpoint_report
+    _endpoint_report = report
+
+
+def endpoint_report(endpoint_ids: Sequence[int] | None = None) -> dict:
+    """``{"view": "shared" | "process" | "none", "items": [{endpoint_id, state, error_rate, calls, latency_ms,
+    opened_at, in_flight}, ...]}`` for the given endpoints (None: every one the gateway knows)."""
+    if _endpoint_report is None:
+        return {"view": "none", "items": []}
+    return _endpoint_report(endpoint_ids)
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -83,6 +103,8 @@ def readyz(request: HttpRequest) -> JsonResponse:
 
     The database is checked in the request's thread (its connection belongs to it); the cache and the
     broker in threads bounded by ``CHECK_DEADLINE_SECONDS``, so a hung Redis costs the probe that long.
+    ``endpoints`` (read beside them, within the same bound) is the gateway's health of each upstream endpoint:
+    circuit state, recent error rate, calls in the window, time to first byte, calls in flight.
     """
     results: dict[str, str] = {}
     try:
@@ -90,9 +112,14 @@ def readyz(request: HttpRequest) -> JsonResponse:
         results["database"] = "ok"
     except Exception as exc:  # a probe reports every failure, it never raises
         results["database"] = f"down: {type(exc).__name__}: {str(exc)[:200]}"
-    results.update(_bounded({"cache": CHECKS["cache"], "broker": CHECKS["broker"]}, CHECK_DEADLINE_SECONDS))
+    endpoints: dict = {}
+    results.update(_bounded({"cache": CHECKS["cache"], "broker": CHECKS["broker"],
+                             "endpoints": lambda: endpoints.update(endpoint_report())}, CHECK_DEADLINE_SECONDS))
+    # The endpoints' health is detail, not readiness: an upstream's open circuit does not make this server unready.
+    endpoints_read = results.pop("endpoints")
     ok = all(v == "ok" for v in results.values())
-    body = {"status": "ok" if ok else "unavailable", "checks": results}
+    body = {"status": "ok" if ok else "unavailable", "checks": results,
+            "endpoints": endpoints if endpoints_read == "ok" else {"view": "unavailable", "items": []}}
     if not ok:
         body["down"] = [name for name, v in results.items() if v != "ok"]
     return JsonResponse(body, status=200 if ok else 503)

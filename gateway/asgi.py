@@ -28,6 +28,8 @@ from gateway.errors import (
 from gateway.limits.limiter import limiter
 from gateway.pipeline.call import StreamBody
 from gateway.pipeline.context import CallContext
+from gateway.routing import inflight
+from gateway.routing.health import health
 from gateway.state import state, warm_tokenizers_for
 from gateway.wire import anthropic as anthropic_wire
 
@@ -230,6 +232,8 @@ async def _start() -> None:
         log.exception("gateway_state_start_failed")
     state.start_polling()
     await metering.flusher.start()
+    await health.start()  # full stack: the circuits' sync with Redis
+    await inflight.caps.start()  # full stack: renewing the leases of the in-flight slots held
     if not settings.REDIS_URL and settings.GATEWAY_PROCESSES > 1:
         # The in-process limiter is exact within one process only (bin/serve runs one without Redis).
         log.warning("embedded_limits_per_process", processes=settings.GATEWAY_PROCESSES,
@@ -237,6 +241,8 @@ async def _start() -> None:
 
 
 async def _stop() -> None:
+    await health.stop()
+    await inflight.caps.stop()
     await metering.flusher.stop()
     await limiter.close()
     await state.stop()
