@@ -44,6 +44,7 @@ register("auto_approval.manage")  # platform admins only
 register("limits.narrow", tenant_role=TenantRole.DEVELOPER)
 register("limits.manage")  # platform admins only
 register("usage.view_all", platform_roles=(PlatformRole.AUDITOR,))  # every team's spend, chargeback
+register("endpoint.view_health", platform_roles=(PlatformRole.MODEL_OWNER,))  # circuits, errors, latency, in flight
 
 
 def _may_review_feedback(user, obj) -> bool:
