@@ -58,6 +58,10 @@ class UsageEvent:
     error_class: str = ""
     client_request_id: str = ""  # the caller's X-Request-Id, searchable; never the ledger's key
     shadow_limits: str = ""  # shadow-mode limits that would have refused this call
+    variant: str = ""  # the route (A/B variant) that served it, or was tried last
+    attempt_count: int = 1
+    # Every try when there was more than one (endpoint, status, error, ms); failed tries carry no tokens.
+    attempts: list | None = None
 
 
 @dataclass(slots=True)

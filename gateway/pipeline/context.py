@@ -18,6 +18,16 @@ CLIENT_CLOSED = 499  # recorded when the caller disconnects before the answer en
 
 
 @dataclass(slots=True)
+class Attempt:
+    """One try of one endpoint within a call: how it ended (``error`` empty when it served) and how long it took."""
+
+    endpoint_id: int
+    status: int
+    error: str
+    ms: float
+
+
+@dataclass(slots=True)
 class CallContext:
     """Filled in step by step: the request as received, who is calling, what they may use, where it goes,
     and finally how it ended (``status``, ``usage``, ``error``), which ``pipeline.finish`` records once."""
@@ -38,8 +48,12 @@ class CallContext:
     routing: AliasRouting | None = None  # the alias, resolved
     rules: tuple[LimitRule, ...] = ()  # 2 limits: every level this call must fit
     admission: Admission | None = None
-    route: RouteTarget | None = None  # 4 route: the endpoint chosen
+    prompt_tokens_estimate: int | None = None  # the limits step's estimate, reused by routing
+    dedicated_route: RouteTarget | None = None  # the team's dedicated endpoint for this alias, if any
+    candidates: list[RouteTarget] = field(default_factory=list)  # 4 route: the endpoints to try, in order
+    route: RouteTarget | None = None  # 4 route, 5 call: the endpoint being tried, finally the one that served
     target: UpstreamTarget | None = None
+    attempts: list[Attempt] = field(default_factory=list)  # every try, in order (5 call)
     response_headers: dict[str, str] = field(default_factory=dict)
     first_byte_at: float | None = None
     # How it ended, set by whichever step ended it.

@@ -21,6 +21,7 @@ from gateway.limits.limiter import limiter
 from gateway.metering import UsageEvent
 from gateway.normal import Usage
 from gateway.pipeline.context import CallContext
+from gateway.routing.order import variant_of
 from portal.limits import NANO
 from registry.selectors import RouteTarget
 
@@ -66,6 +67,9 @@ def usage_event(ctx: CallContext, cost: Decimal) -> UsageEvent:
         status=ctx.status,
         error_class=(getattr(error, "code", None) or type(error).__name__) if error is not None else "",
         shadow_limits=ctx.admission.shadow if ctx.admission is not None else "",
+        variant=variant_of(ctx.route) if ctx.route else "",
+        attempt_count=len(ctx.attempts) or 1,
+        attempts=ctx.attempts if len(ctx.attempts) > 1 else None,
     )
 
 

@@ -21,6 +21,7 @@ from gateway.limits.limiter import limiter
 from gateway.normal import ChatRequest, EmbeddingRequest, Usage
 from gateway.pipeline.context import CallContext
 from gateway.pipeline.finish import cost_of
+from gateway.routing.order import serving_routes
 from portal.limits import NANO, LimitRule
 
 _OVERHEAD_PER_MESSAGE = 8  # tokens: generous against every provider's per-message framing
@@ -61,10 +62,14 @@ def demand_of(ctx: CallContext, request: ChatRequest | EmbeddingRequest, rules: 
             request.max_tokens = allowance
         output = (request.max_tokens or allowance) * max(request.n, 1)
     prompt = _prompt_size(request, bound=strict)
+    if not strict:
+        ctx.prompt_tokens_estimate = prompt  # routing reuses it (context windows, rules, least-cost)
     max_cost = 0
     if strict:
+        # The dearest route a fallback could land on; shadow routes are never charged to the caller.
         most = Usage.of(prompt, output, "estimate")
-        max_cost = math.ceil(max((cost_of(route, most) for route in ctx.routing.routes), default=Decimal(0)) * NANO)
+        max_cost = math.ceil(max((cost_of(route, most) for route in serving_routes(ctx.routing)),
+                                 default=Decimal(0)) * NANO)
     return Demand(request_id=ctx.request_id, reserve_tokens=prompt + output, max_cost_nano=max_cost)
 
 

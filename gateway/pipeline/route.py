@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import random
-
-from gateway.errors import BadRequestError, GoneError, NotFoundError, PermissionDeniedError, UpstreamUnavailableError
+from gateway.errors import BadRequestError, GoneError, NotFoundError, PermissionDeniedError
 from gateway.metering import Refusal, record_refusal
 from gateway.normal import ChatRequest, EmbeddingRequest
 from gateway.pipeline.authenticate import authenticate
 from gateway.pipeline.context import CallContext
 from gateway.providers.demo import DEFAULT_DIMENSIONS
+from gateway.routing.order import candidates, serving_routes
 from gateway.state import state
 from gateway.wire.openai import MAX_DIMENSIONS
 from registry.lifecycle import AliasNotCallable, AliasRetired, lifecycle_headers
@@ -54,7 +53,7 @@ def check_request_fits(ctx: CallContext, request: ChatRequest | EmbeddingRequest
     smallest known context window among its routes, embedding dimensions to the endpoints' native size
     (``dimensions`` in the endpoint's provider config). Cost: a loop over the alias's few routes.
     """
-    routes = ctx.routing.routes
+    routes = serving_routes(ctx.routing)
     if isinstance(request, ChatRequest):
         windows = [r.context_window for r in routes if r.context_window]
         if request.max_tokens is not None and windows and request.max_tokens > min(windows):
@@ -78,15 +77,6 @@ def _native_dimensions(route) -> int:
 
 
 def choose_route(ctx: CallContext) -> None:
-    """Pick the endpoint: among the routes of the first fallback priority, by weight.
-
-    The fallback and circuit-breaking issue extends this into an ordered list of candidates.
-    """
-    routes = [r for r in ctx.routing.routes if r.endpoint_id in ctx.snapshot.targets]
-    if not routes:
-        raise UpstreamUnavailableError(f"No endpoint is available for '{ctx.routing.name}' right now.")
-    first = min(r.priority for r in routes)
-    group = [r for r in routes if r.priority == first]
-    route = group[0] if len(group) == 1 else random.choices(group, weights=[max(r.weight, 0) or 1 for r in group])[0]
-    ctx.route = route
-    ctx.target = ctx.snapshot.targets[route.endpoint_id]
+    """Step 4: the endpoints this call may try, first choice first, by the alias's strategy
+    (``gateway.routing.order``); the call step falls back along them."""
+    ctx.candidates = candidates(ctx)

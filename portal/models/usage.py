@@ -36,6 +36,11 @@ class UsageEvent(TenantOwned):
     error_class = models.CharField(max_length=64, blank=True)
     # Limits in shadow mode that would have refused this call ("key:requests_per_minute,tenant:cost_per_day").
     shadow_limits = models.CharField(max_length=300, blank=True)
+    # Routing: the A/B variant (route label) that served the call, how many tries it took, and each try
+    # when there was more than one (endpoint_id, status, error, ms) — failed tries are never charged.
+    variant = models.CharField(max_length=100, blank=True)
+    attempt_count = models.PositiveSmallIntegerField(default=1)
+    attempts = models.JSONField(null=True, blank=True)
 
     class Meta:
         ordering = ["-occurred_at"]

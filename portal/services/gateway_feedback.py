@@ -73,6 +73,8 @@ def _adapter_for(field: Any) -> Any:
         return ops.adapt_datetimefield_value
     if isinstance(field, models.DecimalField):
         return lambda value: ops.adapt_decimalfield_value(value, field.max_digits, field.decimal_places)
+    if isinstance(field, models.JSONField):
+        return lambda value: field.get_db_prep_save(value, connection)
     return lambda value: value
 
 
