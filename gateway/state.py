@@ -41,6 +41,8 @@ class Snapshot:
     # Endpoints left out of ``targets`` (so routing skips them), with the reason: e.g. a secret that
     # cannot be resolved, which would otherwise be called without credentials.
     unhealthy: Mapping[int, str] = field(default_factory=dict)
+    # Dedicated hosting: (tenant id, alias name) → the team's approved dedicated endpoint, tried first.
+    dedicated: Mapping[tuple[int, str], Any] = field(default_factory=dict)
     limits: LimitTable = EMPTY_TABLE  # every level's limits, looked up per call (dict reads only)
     # Embedded mode: the ledger's spend this day and month per budgeted level, to seed the in-process limiter.
     ledger_spend: Mapping[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
@@ -111,16 +113,25 @@ def _read_versions_from_db() -> dict[str, int]:
 def _load(previous: Snapshot, versions: dict[str, int]) -> Snapshot:
     """Reload what changed since ``previous`` (blocking: runs in a thread)."""
     from portal.limits import period_spend
-    from portal.selectors import gateway_key_table, gateway_limit_table
-    from registry.selectors import routing_table
+    from portal.selectors import dedicated_routes, gateway_key_table, gateway_limit_table
+    from registry.selectors import endpoint_targets, routing_table
 
     try:
         routing, targets, unhealthy = previous.routing, previous.targets, previous.unhealthy
-        if versions.get("registry") != previous.versions.get("registry") or not previous.loaded_at:
-            routing = routing_table()
+        dedicated = previous.dedicated
+        registry_moved = versions.get("registry") != previous.versions.get("registry") or not previous.loaded_at
+        keys_moved = versions.get("keys") != previous.versions.get("keys") or not previous.loaded_at
+        if registry_moved or keys_moved:
+            if registry_moved:
+                routing = routing_table()
+            # Approving dedicated hosting moves "keys"; the endpoint's own settings move "registry".
+            hosted = dedicated_routes()
+            dedicated_targets = endpoint_targets(set(hosted.values())) if hosted else {}
+            dedicated = MappingProxyType({owner: dedicated_targets[endpoint_id] for owner, endpoint_id in hosted.items()
+                                          if endpoint_id in dedicated_targets})
             secrets: dict[str, Any] = {}
             resolved, failed = {}, {}
-            for route in (r for alias in routing.values() for r in alias.routes):
+            for route in [*(r for alias in routing.values() for r in alias.routes), *dedicated.values()]:
                 target = _upstream_target(route, secrets)
                 if target is None:
                     failed[route.endpoint_id] = "secret_unresolvable"
@@ -128,12 +139,12 @@ def _load(previous: Snapshot, versions: dict[str, int]) -> Snapshot:
                     resolved[route.endpoint_id] = target
             targets, unhealthy = MappingProxyType(resolved), MappingProxyType(failed)
         keys, limits, spend = previous.keys, previous.limits, previous.ledger_spend
-        if versions.get("keys") != previous.versions.get("keys") or not previous.loaded_at:
+        if keys_moved:
             keys = MappingProxyType(dict(gateway_key_table()))
             limits = gateway_limit_table()
             spend = MappingProxyType(period_spend(limits)) if not settings.REDIS_URL else MappingProxyType({})
-        return Snapshot(routing=routing, keys=keys, targets=targets, unhealthy=unhealthy, limits=limits,
-                        ledger_spend=spend, versions=dict(versions), loaded_at=time.time())
+        return Snapshot(routing=routing, keys=keys, targets=targets, unhealthy=unhealthy, dedicated=dedicated,
+                        limits=limits, ledger_spend=spend, versions=dict(versions), loaded_at=time.time())
     finally:
         close_old_connections()
 

@@ -79,4 +79,5 @@ def _native_dimensions(route) -> int:
 def choose_route(ctx: CallContext) -> None:
     """Step 4: the endpoints this call may try, first choice first, by the alias's strategy
     (``gateway.routing.order``); the call step falls back along them."""
+    ctx.dedicated_route = ctx.snapshot.dedicated.get((ctx.grant.tenant_id, ctx.routing.name))
     ctx.candidates = candidates(ctx)

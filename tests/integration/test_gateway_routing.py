@@ -483,3 +483,34 @@ def test_an_endpoint_at_its_in_flight_cap_sheds_to_the_next_route_or_answers_503
     lone = asyncio.run(together("lone-capped-chat"))
     assert sorted(r.status_code for r in lone) == [200, 503, 503]
     assert all(r.headers.get("retry-after") for r in lone if r.status_code == 503)
+
+
+def test_a_team_with_approved_dedicated_hosting_is_routed_to_its_endpoint(setup):
+    setup.apply("""
+  - alias: shared-chat
+    kind: chat
+    status: approved
+    routes:
+      - {provider: shared, upstream_model: m}
+endpoints:
+  - {provider: hosted, upstream_model: m-dedicated}
+""", "shared", "hosted", alias_names=("shared-chat",))
+    other_team = create_key("globex", "their-app", ["shared-chat"])["key"]
+    from aiplatform.models import Tenant
+    from portal.services.hosting import approve_hosting_request, request_hosting
+    from registry.models import ModelAlias
+
+    assert setup.chat("shared-chat").headers["x-switchboard-endpoint"] == "shared/m"
+    hosting = request_hosting(actor=None, tenant=Tenant.objects.get(slug="acme"),
+                              alias=ModelAlias.objects.get(name="shared-chat"), expected_requests_per_minute=600,
+                              business_case="Steady checkout traffic")
+    approve_hosting_request(actor=None, request=hosting, endpoint=Endpoint.objects.get(upstream_model="m-dedicated"))
+
+    wait_for(lambda: setup.chat("shared-chat").headers["x-switchboard-endpoint"] == "hosted/m-dedicated",
+             what="the team's calls to reach its dedicated endpoint")
+    theirs = httpx.post(setup.server.url("/v1/chat/completions"), headers={"authorization": f"Bearer {other_team}"},
+                        json={"model": "shared-chat", "messages": HELLO})
+    assert theirs.headers["x-switchboard-endpoint"] == "shared/m"  # other teams stay on the shared routes
+
+    setup.upstreams.set(setup.up("hosted"), mode="fail", status=503)
+    assert setup.chat("shared-chat").headers["x-switchboard-endpoint"] == "shared/m"  # its failure falls back
