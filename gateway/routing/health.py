@@ -6,6 +6,8 @@ Contract (the attempt loop in ``gateway.pipeline.call`` and the ordering in ``ga
   waits). Half-open, it is True for at most ``GATEWAY_BREAKER_HALF_OPEN_PROBES`` probe calls at a time: a True
   answer *takes* a probe, which that call's ``record()`` gives back; a probe that never reports (the caller
   asked and then did not call) is given back after ``GATEWAY_BREAKER_OPEN_SECONDS``.
+- ``available(id)`` — the same answer as ``admits()`` without taking a probe (to list candidates; take the
+  probe with ``admits()`` right before the try).
 - ``record(id, ok=, ttfb_ms=)`` — sync, no I/O: one try's outcome (``ok=False`` for a connect error, timeout,
   429 or 5xx: the caller decides). It feeds the failure window and the TTFB window; half-open, it is the
   probe's verdict: a success closes the circuit (and empties its window), a failure opens it again.
@@ -126,6 +128,23 @@ class EndpointHealth:
                 return False
             circuit.state = HALF_OPEN  # by time, as Redis does: no claim to push
         return self._take_probe(circuit, now)
+
+    def available(self, endpoint_id: int) -> bool:
+        """Whether ``admits()`` would say yes now, without taking a probe: for listing candidates, so that only
+        the try itself (``admits()`` just before it) takes one. Sync, no I/O; in the full stack a half-open
+        endpoint without a probe here asks Redis for one at the next sync."""
+        circuit = self._circuits.get(endpoint_id)
+        if circuit is None or circuit.state == CLOSED:
+            return True
+        now = self._clock()
+        if circuit.state == OPEN and now < circuit.open_until:
+            return False
+        if now < self._shared_until:
+            if circuit.tokens <= 0:
+                circuit.wants_probe = True
+                return False
+            return True
+        return sum(1 for lapses in circuit.probes if lapses > now) < self._probes
 
     def record(self, endpoint_id: int, *, ok: bool, ttfb_ms: float | None = None) -> None:
         """One try's outcome: counts it, and decides a half-open circuit or opens a closed one past the threshold."""

@@ -122,6 +122,17 @@ def test_half_open_lets_through_only_the_probe_budget(clock, settings):
     assert state_of(health, 1) == "half-open"
 
 
+def test_available_answers_like_admits_without_taking_the_probe(clock):
+    health = embedded(clock)
+    fail(health, 1, times=5)
+    assert not health.available(1)
+    clock.advance(15)
+    assert health.available(1)
+    assert health.available(1)
+    assert health.admits(1)
+    assert not health.available(1)  # the one probe is out
+
+
 def test_a_probe_success_closes_it_with_an_empty_window(clock):
     health = embedded(clock)
     fail(health, 1, times=5)
@@ -236,6 +247,19 @@ async def test_the_probe_budget_is_shared_by_the_processes(clock, endpoint):
     await b.sync()
     assert a.admits(endpoint)
     assert not b.admits(endpoint)  # the one probe is a's
+    await a.stop()
+    await b.stop()
+
+
+@needs_redis
+async def test_available_asks_redis_for_a_probe_without_taking_it(clock, endpoint):
+    a, b = two_processes(clock)
+    await _opened_then_half_open(a, b, clock, endpoint)
+    assert not a.available(endpoint)  # no probe leased here yet: asked for at the next sync
+    await a.sync()
+    assert a.available(endpoint)
+    assert a.admits(endpoint)
+    assert not a.available(endpoint)
     await a.stop()
     await b.stop()
 
