@@ -291,6 +291,22 @@ def test_the_openai_sdk_raises_on_a_stream_cut_short(setup):
             pass
 
 
+def test_the_anthropic_sdk_raises_on_a_stream_cut_short_and_a_fallback_before_output_is_invisible(setup):
+    import anthropic
+
+    setup.apply(PRIMARY_BACKUP, "primary", "backup", alias_names=("resilient-chat",))
+    client = anthropic.Anthropic(base_url=setup.server.base_url, api_key=setup.key, max_retries=0)
+    setup.upstreams.set(setup.up("primary"), mode="fail", status=500)
+    with client.messages.stream(model="resilient-chat", max_tokens=50, messages=HELLO) as stream:
+        assert "".join(stream.text_stream).startswith(f"from {setup.up('backup')}")
+
+    setup.upstreams.set(setup.up("backup"), mode="cut", chunks=2)
+    with pytest.raises(anthropic.APIStatusError), client.messages.stream(
+            model="resilient-chat", max_tokens=50, messages=HELLO) as stream:
+        for _ in stream.text_stream:
+            pass
+
+
 def test_weighted_routes_split_traffic_as_weighted(setup):
     setup.apply("""
   - alias: canary-chat
