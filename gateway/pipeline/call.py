@@ -101,10 +101,10 @@ async def _attempt[T](ctx: CallContext, once: Callable[[UpstreamTarget], Awaitab
     deadline = loop.time() + ctx.snapshot.targets[routes[0].endpoint_id].total_timeout
     last_error: GatewayError | None = None
     for position, route in enumerate(routes):
-        if position and not health.admits(route.endpoint_id):
-            continue  # its circuit opened since the routes were chosen
         tries = 0
         while len(ctx.attempts) < settings.GATEWAY_MAX_ATTEMPTS and (remaining := deadline - loop.time()) > 0:
+            if not health.admits(route.endpoint_id):
+                break  # its circuit opened since the routes were chosen (or by this try), or its probe is taken
             slot = await inflight.acquire(route.endpoint_id, route.max_in_flight,
                                           wait=min(settings.GATEWAY_INFLIGHT_WAIT_SECONDS, remaining))
             if slot is None:
@@ -125,6 +125,7 @@ async def _attempt[T](ctx: CallContext, once: Callable[[UpstreamTarget], Awaitab
                 ms = round((loop.time() - began) * 1000, 3)
                 ctx.attempts.append(Attempt(route.endpoint_id, error.status, error.code or type(error).__name__, ms))
                 if not error.retryable:
+                    health.record(route.endpoint_id, ok=True)  # it answered: a healthy endpoint (and a probe's verdict)
                     _say_attempts(ctx)
                     raise  # the caller's own fault: no endpoint would answer otherwise
                 health.record(route.endpoint_id, ok=False)
@@ -147,8 +148,10 @@ async def _attempt[T](ctx: CallContext, once: Callable[[UpstreamTarget], Awaitab
                 health.record(route.endpoint_id, ok=True, ttfb_ms=ms)
             return result, slot
     _say_attempts(ctx)
-    raise last_error or UpstreamUnavailableError(
-        f"No endpoint of '{ctx.routing.name}' answered within the call's deadline.", headers={"retry-after": "1"})
+    if last_error is not None:
+        raise last_error
+    what = "answered within the call's deadline" if ctx.attempts else "is available right now"
+    raise UpstreamUnavailableError(f"No endpoint of '{ctx.routing.name}' {what}.", headers={"retry-after": "1"})
 
 
 @dataclass(slots=True)

@@ -67,7 +67,7 @@ def candidates(ctx: CallContext) -> list[RouteTarget]:
     dedicated = ctx.dedicated_route
     if dedicated is not None and dedicated.endpoint_id in targets:
         ordered = [dedicated, *(r for r in ordered if r.endpoint_id != dedicated.endpoint_id)]
-    return [r for r in ordered if health.admits(r.endpoint_id)]
+    return [r for r in ordered if health.available(r.endpoint_id)]  # the try itself takes a half-open probe
 
 
 # Least-latency sends this share of calls to another route first, so a route that was slow and recovered is
