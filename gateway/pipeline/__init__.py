@@ -5,8 +5,10 @@
       parse         → the body into the normal form; the alias resolved: exists, subscribed, callable
     2 limits        → the call fits every level's rate limits and budgets (one limiter round trip)
     3 guard input   → (PII, secrets, prompt-injection guardrails: a later issue adds the step here)
-    4 route         → pick the endpoint
-    5 call          → the provider adapter, streamed or not
+    4 route         → the endpoints this call may try, in order: the alias's strategy, the team's dedicated
+                      endpoint, open circuits skipped (gateway.routing.order)
+    5 call          → the provider adapter, streamed or not, falling back along them: retries with backoff,
+                      Retry-After, one deadline, in-flight caps, no retry once output was sent
     6 guard output  → (a later issue adds the step here)
     7 finish        → one usage event, and the limits settled, exactly once whatever happened
     8 respond       → the answer in the caller's wire format
