@@ -20,6 +20,17 @@ def record_gateway_report(payload: str) -> None:
     services.record_gateway_report(usage=batch.get("usage") or [], refusals=batch.get("refusals") or [])
 
 
+@shared_task(name="portal.record_shadow_results")
+def record_shadow_results(payload: str) -> None:
+    """Write one batch of shadow results the gateway published (JSON: a list of ``gateway.metering.ShadowRecord``).
+
+    Idempotent (unique by the primary call's request id), so a re-delivered batch is written once.
+    """
+    from portal.services.shadow import record_shadow_results as record
+
+    record(results=orjson.loads(payload))
+
+
 # Usage rollups (portal.rollups): scheduled by celery beat (portal/migrations/0006); each rebuilds
 # whole buckets from the ledger, so a retried or overlapping run does no harm.
 

@@ -1,6 +1,6 @@
 """The portal's data: applications, subscriptions and their rules, API keys, personal access
-tokens, dedicated-hosting requests, in-app notifications, plans and limits, and the usage
-ledger with its rollups."""
+tokens, dedicated-hosting requests, in-app notifications, plans and limits, the usage
+ledger with its rollups, and the results of shadow traffic."""
 
 from portal.models.applications import Application, DataClassification, Environment
 from portal.models.feedback import Feedback, FeedbackStatus
@@ -18,6 +18,7 @@ from portal.models.limits import (
 )
 from portal.models.notifications import Notification
 from portal.models.playground import ChatMessage, ComparedAnswer, Comparison, Conversation, PlaygroundAccess
+from portal.models.shadow import ShadowResult
 from portal.models.subscriptions import AutoApprovalRule, Subscription, SubscriptionStatus, SubscriptionTransition
 from portal.models.usage import UsageEvent
 
@@ -47,6 +48,7 @@ __all__ = [
     "Conversation",
     "PlaygroundAccess",
     "PersonalAccessToken",
+    "ShadowResult",
     "Subscription",
     "SubscriptionStatus",
     "SubscriptionTransition",
