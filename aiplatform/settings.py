@@ -142,6 +142,9 @@ GATEWAY_BREAKER_HALF_OPEN_PROBES = env.int("GATEWAY_BREAKER_HALF_OPEN_PROBES", 1
 GATEWAY_BREAKER_SYNC_SECONDS = env.float("GATEWAY_BREAKER_SYNC_SECONDS", 0.5)
 # How long a call waits for a free slot of an endpoint at its max_in_flight before trying the next route (seconds).
 GATEWAY_INFLIGHT_WAIT_SECONDS = env.float("GATEWAY_INFLIGHT_WAIT_SECONDS", 0.25)
+# Shadow traffic (README "Routing and resilience"): the most mirrored calls to shadow routes one gateway process
+# runs at once; a shadow drawn beyond it is dropped and counted (0: no shadow calls at all).
+GATEWAY_SHADOW_MAX_IN_FLIGHT = env.int("GATEWAY_SHADOW_MAX_IN_FLIGHT", 16)
 # The Redis stream the gateway appends usage events to (full stack), and how long an entry a consumer
 # took may sit unacknowledged before another worker claims it (a worker killed mid-batch).
 USAGE_STREAM = env.str("USAGE_STREAM", "sb:usage")
@@ -176,6 +179,8 @@ if GATEWAY_BREAKER_MIN_CALLS < 1 or GATEWAY_BREAKER_HALF_OPEN_PROBES < 1:
     raise ImproperlyConfigured("GATEWAY_BREAKER_MIN_CALLS and GATEWAY_BREAKER_HALF_OPEN_PROBES must be at least 1")
 if min(GATEWAY_BREAKER_WINDOW_SECONDS, GATEWAY_BREAKER_OPEN_SECONDS, GATEWAY_BREAKER_SYNC_SECONDS) <= 0:
     raise ImproperlyConfigured("GATEWAY_BREAKER_WINDOW_SECONDS, _OPEN_SECONDS and _SYNC_SECONDS must be above 0")
+if GATEWAY_SHADOW_MAX_IN_FLIGHT < 0:
+    raise ImproperlyConfigured(f"GATEWAY_SHADOW_MAX_IN_FLIGHT must be 0 or more, not {GATEWAY_SHADOW_MAX_IN_FLIGHT}")
 if TRUSTED_PROXY_HOPS < 1:
     raise ImproperlyConfigured(f"TRUSTED_PROXY_HOPS must be 1 or more, not {TRUSTED_PROXY_HOPS}")
 if OIDC_SERVER_URL and not (OIDC_CLIENT_ID and OIDC_CLIENT_SECRET):

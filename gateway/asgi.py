@@ -28,7 +28,7 @@ from gateway.errors import (
 from gateway.limits.limiter import limiter
 from gateway.pipeline.call import StreamBody
 from gateway.pipeline.context import CallContext
-from gateway.routing import inflight
+from gateway.routing import inflight, shadow
 from gateway.routing.health import health
 from gateway.state import state, warm_tokenizers_for
 from gateway.wire import anthropic as anthropic_wire
@@ -241,6 +241,7 @@ async def _start() -> None:
 
 
 async def _stop() -> None:
+    await shadow.stop()  # shadow calls in flight finish (briefly) so the last flush carries their results
     await health.stop()
     await inflight.caps.stop()
     await metering.flusher.stop()

@@ -10,8 +10,11 @@ only after the commit, so neither a SIGKILL of the gateway nor of the worker los
 
 Refusals before a call is attributed (bad key, not subscribed, ...) are audit events, queued in
 memory and published every ``GATEWAY_METER_FLUSH_SECONDS`` as one Celery task
-(``portal.record_gateway_report``). The same flusher seals the journal segment and nudges the
-ledger consumer, so the ledger is about a second behind the gateway.
+(``portal.record_gateway_report``). Shadow results (``gateway.routing.shadow``: a mirrored call's
+answer beside the primary's) go the same way, as ``portal.record_shadow_results``: they are no
+caller's usage, and losing a few with a dying process costs a comparison, not a bill. The same
+flusher seals the journal segment and nudges the ledger consumer, so the ledger is about a second
+behind the gateway.
 """
 
 from __future__ import annotations
@@ -78,7 +81,34 @@ class Refusal:
     occurred_at: datetime | None = None
 
 
+@dataclass(slots=True)
+class ShadowRecord:
+    """A call mirrored to a shadow route, beside the primary call it copied (texts already capped)."""
+
+    request_id: str  # the primary call's (its ledger row's) id
+    occurred_at: datetime
+    tenant_id: int
+    alias: str
+    streamed: bool  # the primary was streamed (the shadow never is)
+    primary_endpoint_id: int | None
+    primary_text: str
+    primary_ttfb_ms: float | None
+    primary_total_ms: float
+    primary_prompt_tokens: int
+    primary_completion_tokens: int
+    primary_cost: Decimal
+    shadow_endpoint_id: int
+    shadow_text: str
+    shadow_ms: float
+    shadow_prompt_tokens: int
+    shadow_completion_tokens: int
+    shadow_cost: Decimal  # charged to the platform, never to the caller
+    shadow_status: int  # 200, or the failure's status
+    shadow_error: str = ""
+
+
 MAX_QUEUED = 100_000  # events kept for retry while the database is unreachable
+MAX_QUEUED_SHADOWS = 5_000  # each holds two texts of up to 20,000 characters
 _refusals: list[Refusal] = []
 refusal_counts: dict[str, int] = {}
 
@@ -88,6 +118,7 @@ _recorded_since_nudge = 0
 
 
 _queued_usage: list[UsageEvent] = []
+_shadows: list[ShadowRecord] = []
 
 
 def queue_usage(event: UsageEvent) -> None:
@@ -113,27 +144,35 @@ def record_refusal(refusal: Refusal) -> None:
     _refusals.append(refusal)
 
 
+def record_shadow(record: ShadowRecord) -> None:
+    """Queue one shadow result for the next flush (memory only: no I/O, no database)."""
+    _shadows.append(record)
+
+
 def batch_payload(refusals: list[Refusal], usage: list[UsageEvent] = ()) -> str:
     """One batch as the worker's task receives it: JSON, times in ISO 8601, costs as decimal strings."""
     # orjson writes dataclasses natively (about ten times faster than dataclasses.asdict).
     return orjson.dumps({"usage": list(usage), "refusals": refusals}, default=str).decode()
 
 
-def _publish(refusals: list[Refusal], nudge: bool, usage: list[UsageEvent] = ()) -> None:
-    """Hand refusals to the broker and nudge the ledger consumer (blocking I/O: runs in a thread)."""
-    from portal.tasks import drain_usage, record_gateway_report
+def _publish(refusals: list[Refusal], nudge: bool, usage: list[UsageEvent] = (),
+             shadows: list[ShadowRecord] = ()) -> None:
+    """Hand refusals and shadow results to the broker and nudge the ledger consumer (blocking I/O: runs in a thread)."""
+    from portal.tasks import drain_usage, record_gateway_report, record_shadow_results
 
     if refusals or usage:
         record_gateway_report.apply_async(args=[batch_payload(refusals, usage)])
+    if shadows:
+        record_shadow_results.apply_async(args=[orjson.dumps(shadows, default=str).decode()])
     if nudge:
         # Expires: a nudge that waited longer than this is moot (the next one, or beat, drains anyway).
         drain_usage.apply_async(expires=30)
 
 
-def _bounded(queue: list, kind: str) -> list:
-    if len(queue) > MAX_QUEUED:
-        log.error("meter_queue_overflow", kind=kind, dropped=len(queue) - MAX_QUEUED)
-        return queue[-MAX_QUEUED:]
+def _bounded(queue: list, kind: str, most: int = MAX_QUEUED) -> list:
+    if len(queue) > most:
+        log.error("meter_queue_overflow", kind=kind, dropped=len(queue) - most)
+        return queue[-most:]
     return queue
 
 
@@ -167,23 +206,24 @@ async def flush() -> None:
     Refusals the broker did not take go back to the front of the queue for the next flush; the queue
     is bounded (``MAX_QUEUED``), and past that the oldest entries are dropped with an error in the log.
     """
-    global _refusals, _recorded_since_nudge, _queued_usage
+    global _refusals, _recorded_since_nudge, _queued_usage, _shadows
     sealed = journal.seal()
     if settings.REDIS_URL and (sealed is not None or _orphans_possible()):
         try:
             _recorded_since_nudge += await _replay_journal()
         except Exception as exc:  # Redis still down: the segments wait on disk for the next flush
             log.warning("journal_replay_failed", error=type(exc).__name__)
-    refusals, nudge, usage = _refusals, _recorded_since_nudge > 0, _queued_usage
-    if not refusals and not nudge and not usage:
+    refusals, nudge, usage, shadows = _refusals, _recorded_since_nudge > 0, _queued_usage, _shadows
+    if not refusals and not nudge and not usage and not shadows:
         return
-    _refusals, _recorded_since_nudge, _queued_usage = [], 0, []
+    _refusals, _recorded_since_nudge, _queued_usage, _shadows = [], 0, [], []
     try:
-        await sync_to_async(_publish, thread_sensitive=False)(refusals, nudge, usage)
+        await sync_to_async(_publish, thread_sensitive=False)(refusals, nudge, usage, shadows)
     except Exception:
-        log.exception("meter_publish_failed", refusals=len(refusals))
+        log.exception("meter_publish_failed", refusals=len(refusals), shadows=len(shadows))
         _refusals = _bounded(refusals + _refusals, "refusals")
         _queued_usage = _bounded(usage + _queued_usage, "usage")
+        _shadows = _bounded(shadows + _shadows, "shadows", MAX_QUEUED_SHADOWS)
 
 
 _last_orphan_scan = 0.0

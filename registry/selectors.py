@@ -99,6 +99,11 @@ class AliasRouting:
     strategy: str = "weighted"  # weighted | priority | least-latency | least-cost | rules
     sticky: str = ""  # "" | application | user: whom the weighted draw keeps on one route
     rules: tuple[RoutingRule, ...] = ()  # first match wins (strategy rules)
+    # The shadow routes of ``routes`` (derived, so the gateway's check for "any to mirror?" is one attribute).
+    shadows: tuple[RouteTarget, ...] = field(init=False, default=())
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "shadows", tuple(route for route in self.routes if route.shadow_sample))
 
     @property
     def capabilities(self) -> frozenset[str]:

@@ -42,7 +42,7 @@ from gateway.providers.base import UpstreamTarget
 from gateway.routing import inflight
 from gateway.routing.health import health
 from gateway.routing.order import endpoint_label
-from gateway.usage import StreamUsage, ensure_usage
+from gateway.usage import StreamUsage, completion_text, ensure_usage
 from gateway.wire import anthropic as anthropic_wire
 from gateway.wire import openai as openai_wire
 
@@ -166,6 +166,8 @@ async def chat(ctx: CallContext, request: ChatRequest) -> ChatResponse:
     response, _ = await _attempt(ctx, lambda target: adapter_for(target.provider_kind).chat(request, target))
     ctx.first_byte_at = time.perf_counter()
     ensure_usage(response, request, ctx.target.upstream_model)
+    if ctx.shadow_route is not None:  # kept to set beside the shadow's answer (gateway.routing.shadow)
+        ctx.answer_text = completion_text(response)
     response.model = ctx.routing.name
     ctx.ended(status=200, usage=response.usage)
     return response
@@ -241,6 +243,8 @@ async def chat_stream(ctx: CallContext, request: ChatRequest, *, style: str) -> 
         if error is None or isinstance(error, GatewayError) and _transient(error):
             health.record(ctx.route.endpoint_id, ok=error is None, ttfb_ms=ttfb_ms)
         ctx.ended(status=status, usage=usage.final(request, ctx.target.upstream_model), error=error)
+        if ctx.shadow_route is not None:  # the text StreamUsage keeps anyway (to count tokens), so no cost otherwise
+            ctx.answer_text = "".join(usage.pieces)
         await finish(ctx)
 
     async def body() -> AsyncIterator[bytes]:

@@ -52,10 +52,12 @@ class CallContext:
     dedicated_route: RouteTarget | None = None  # the team's dedicated endpoint for this alias, if any
     candidates: list[RouteTarget] = field(default_factory=list)  # 4 route: the endpoints to try, in order
     route: RouteTarget | None = None  # 4 route, 5 call: the endpoint being tried, finally the one that served
+    shadow_route: RouteTarget | None = None  # 4 route: the shadow route this call is mirrored to, if drawn
     target: UpstreamTarget | None = None
     attempts: list[Attempt] = field(default_factory=list)  # every try, in order (5 call)
     response_headers: dict[str, str] = field(default_factory=dict)
     first_byte_at: float | None = None
+    answer_text: str | None = None  # 5 call: the answer's text, kept only when the call is mirrored to a shadow
     # How it ended, set by whichever step ended it.
     status: int = 0
     usage: Usage | None = None

@@ -21,6 +21,7 @@ from gateway.limits.limiter import limiter
 from gateway.metering import UsageEvent
 from gateway.normal import Usage
 from gateway.pipeline.context import CallContext
+from gateway.routing import shadow
 from gateway.routing.order import variant_of
 from portal.limits import NANO
 from registry.selectors import RouteTarget
@@ -86,11 +87,13 @@ async def finish(ctx: CallContext) -> None:
     event = usage_event(ctx, cost)
     if not settings.GATEWAY_GOVERNANCE:  # the bench's baseline: in memory until the next flush
         metering.queue_usage(event)
-        return
-    try:
-        await limiter.settle(ctx.admission, tokens=event.total_tokens, cost_nano=int(cost * NANO),
-                             event=metering.event_bytes(event), rules=(), journal=metering.journal)
-    except Exception:  # even the journal failed (disk full): say so loudly, with what was lost
-        log.exception("usage_event_lost", request_id=ctx.request_id, alias=event.alias, cost=str(cost))
-        return
-    metering.note_recorded()
+    else:
+        try:
+            await limiter.settle(ctx.admission, tokens=event.total_tokens, cost_nano=int(cost * NANO),
+                                 event=metering.event_bytes(event), rules=(), journal=metering.journal)
+        except Exception:  # even the journal failed (disk full): say so loudly, with what was lost
+            log.exception("usage_event_lost", request_id=ctx.request_id, alias=event.alias, cost=str(cost))
+            return
+        metering.note_recorded()
+    if ctx.shadow_route is not None and ctx.status == 200:
+        shadow.mirror(ctx, event)  # returns at once: the shadow runs in the background, on the platform's account

@@ -8,6 +8,7 @@ from gateway.normal import ChatRequest, EmbeddingRequest
 from gateway.pipeline.authenticate import authenticate
 from gateway.pipeline.context import CallContext
 from gateway.providers.demo import DEFAULT_DIMENSIONS
+from gateway.routing import shadow
 from gateway.routing.order import candidates, serving_routes
 from gateway.state import state
 from gateway.wire.openai import MAX_DIMENSIONS
@@ -78,6 +79,8 @@ def _native_dimensions(route) -> int:
 
 def choose_route(ctx: CallContext) -> None:
     """Step 4: the endpoints this call may try, first choice first, by the alias's strategy
-    (``gateway.routing.order``); the call step falls back along them."""
+    (``gateway.routing.order``); the call step falls back along them. And the shadow route, if this call
+    is drawn to be mirrored to one (``gateway.routing.shadow``)."""
     ctx.dedicated_route = ctx.snapshot.dedicated.get((ctx.grant.tenant_id, ctx.routing.name))
     ctx.candidates = candidates(ctx)
+    ctx.shadow_route = shadow.pick(ctx)
