@@ -59,3 +59,11 @@ def _may_review_feedback(user, obj) -> bool:
 
 # Feedback on a model's answers is reviewed (triaged, resolved, exported) by its owners and platform admins.
 register("feedback.review", platform_roles=(PlatformRole.MODEL_OWNER,), also=_may_review_feedback)
+
+
+def _may_compare_variants(user, alias) -> bool:
+    """``alias`` is a ModelAlias: its owners and platform admins compare its variants, across every team."""
+    return alias is not None and is_alias_approver(user, alias)
+
+
+register("variants.compare", platform_roles=(PlatformRole.MODEL_OWNER,), also=_may_compare_variants)

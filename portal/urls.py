@@ -5,7 +5,16 @@ from __future__ import annotations
 from django.urls import path
 from django.views.generic import RedirectView
 
-from portal import views, views_card, views_feedback, views_health, views_limits, views_team, views_usage
+from portal import (
+    views,
+    views_card,
+    views_feedback,
+    views_health,
+    views_limits,
+    views_team,
+    views_usage,
+    views_variants,
+)
 
 app_name = "portal"
 
@@ -49,4 +58,5 @@ urlpatterns = [
     path("feedback/<str:alias>/summary", views_feedback.feedback_summary, name="feedback_summary"),
     path("request-access", views_card.request_access, name="request_access"),
     path("endpoints/health/", views_health.endpoint_health, name="endpoint_health"),
+    path("variants/<str:alias>/", views_variants.variant_comparison, name="variant_comparison"),
 ]
