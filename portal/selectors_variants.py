@@ -153,6 +153,11 @@ class VariantComparison:
     def calls(self) -> int:
         return sum(v.calls for v in self.variants)
 
+    @property
+    def has_unrouted(self) -> bool:
+        """Some calls were refused before a route was chosen (their variant is "")."""
+        return any(v.variant == "" for v in self.variants)
+
 
 def variant_label(route: RouteTarget) -> str:
     """The variant a call served by ``route`` records: its label, else ``provider/upstream_model``.

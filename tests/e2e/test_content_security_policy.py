@@ -13,7 +13,8 @@ from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.e2e
 
-PAGES = ["/", "/models/", "/models/fast-chat/", "/models/fast-chat/edit", "/portal/", "/api/docs/"]
+PAGES = ["/", "/models/", "/models/fast-chat/", "/models/fast-chat/edit", "/portal/", "/portal/variants/fast-chat/",
+         "/api/docs/"]
 
 
 @pytest.fixture
