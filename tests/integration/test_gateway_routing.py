@@ -35,11 +35,13 @@ SERVER_SETTINGS = {
     "GATEWAY_BREAKER_MIN_CALLS": "4",
     "GATEWAY_BREAKER_FAILURE_RATE": "0.5",
     "GATEWAY_BREAKER_WINDOW_SECONDS": "30",
-    "GATEWAY_BREAKER_OPEN_SECONDS": "2",
+    "GATEWAY_BREAKER_OPEN_SECONDS": "5",  # long enough for a loaded 2-core box to make its 20 calls while open
     "GATEWAY_BREAKER_SYNC_SECONDS": "0.2",
     "GATEWAY_RETRY_BACKOFF_SECONDS": "0.01",
     "GATEWAY_INFLIGHT_WAIT_SECONDS": "0.2",
-    "WEB_CONCURRENCY": "2",  # two gateway processes: breakers and caps must agree across them
+    # Full stack: two gateway processes, so breakers and caps must agree across them (through Redis). The
+    # embedded mode runs one process (its in-process breaker and caps are the whole truth there).
+    "WEB_CONCURRENCY": "2" if os.environ.get("REDIS_URL") else "1",
 }
 HELLO = [{"role": "user", "content": "Hi"}]
 
@@ -130,8 +132,11 @@ def _events(request_ids: list[str]) -> list[UsageEvent]:
     return list(UsageEvent.objects.filter(request_id__in=request_ids).select_related("endpoint"))
 
 
-def _wait_for_events(request_ids: list[str]) -> list[UsageEvent]:
-    wait_for(lambda: len(_events(request_ids)) == len(request_ids), seconds=20, what="the calls in the ledger")
+def _wait_for_events(request_ids: list[str], server=None) -> list[UsageEvent]:
+    try:
+        wait_for(lambda: len(_events(request_ids)) == len(request_ids), seconds=20, what="the calls in the ledger")
+    except AssertionError:
+        raise AssertionError("the calls did not reach the ledger:\n" + (server.log()[-3000:] if server else "")) from None
     return _events(request_ids)
 
 
@@ -147,6 +152,7 @@ PRIMARY_BACKUP = """
 """
 
 
+@pytest.mark.smoke  # the embedded mode too: in-process breaker and caps
 def test_an_alias_whose_first_route_is_down_is_served_entirely_by_its_fallback(setup):
     setup.apply(PRIMARY_BACKUP, "primary", "backup", dead=("primary",), alias_names=("resilient-chat",))
 
@@ -171,7 +177,7 @@ def test_fallback_on_500_is_invisible_and_metered_exactly(setup):
     assert answer.headers["x-switchboard-endpoint"] == "backup/m-large"
     assert answer.headers["x-switchboard-attempts"] == "3"  # primary twice (a jittered retry), then the backup
     assert setup.upstreams.calls(setup.up("primary")) == 2
-    [event] = _wait_for_events([answer.headers["x-request-id"]])
+    [event] = _wait_for_events([answer.headers["x-request-id"]], setup.server)
     backup = Endpoint.objects.get(provider__name="backup")
     assert event.endpoint_id == backup.pk and event.status == 200 and event.attempt_count == 3
     assert (event.prompt_tokens, event.completion_tokens) == (10, 3)  # the backup's usage only
@@ -263,6 +269,7 @@ def test_a_stream_that_fails_before_its_first_byte_falls_back(setup):
     assert text.startswith(f"from {setup.up('backup')}")
 
 
+@pytest.mark.smoke  # the embedded mode too: in-process breaker and caps
 def test_a_stream_cut_after_it_started_ends_with_an_error_event_and_is_not_retried(setup):
     setup.apply(PRIMARY_BACKUP, "primary", "backup", alias_names=("resilient-chat",))
     setup.upstreams.set(setup.up("primary"), mode="cut", chunks=3)
@@ -346,7 +353,7 @@ def test_sticky_assignment_keeps_each_user_on_one_variant_and_records_it(setup):
 
     assert all(len(endpoints) == 1 for endpoints in seen.values())  # each user stays on one variant
     assert {e for endpoints in seen.values() for e in endpoints} == {"left/m", "right/m"}  # both are used
-    variants = {event.variant for event in _wait_for_events(request_ids)}
+    variants = {event.variant for event in _wait_for_events(request_ids, setup.server)}
     assert variants == {"a", "b"}
 
 
@@ -445,6 +452,7 @@ def test_rules_route_by_the_teams_region(setup):
              what="the EU team to be routed to the EU endpoint")
 
 
+@pytest.mark.smoke  # the embedded mode too: in-process breaker and caps
 def test_the_breaker_opens_in_every_process_then_probes_and_closes(setup):
     setup.apply(PRIMARY_BACKUP, "primary", "backup", alias_names=("resilient-chat",))
     setup.upstreams.set(setup.up("primary"), mode="fail", status=500)
@@ -455,21 +463,22 @@ def test_the_breaker_opens_in_every_process_then_probes_and_closes(setup):
     calls_before = setup.upstreams.calls(setup.up("primary"))
     answers = [setup.chat("resilient-chat") for _ in range(20)]
 
-    assert all(a.headers["x-switchboard-attempts"] == "1" for a in answers)  # skipped, not waited on
+    assert [a.headers["x-switchboard-attempts"] for a in answers] == ["1"] * 20  # skipped, not waited on
     assert setup.upstreams.calls(setup.up("primary")) == calls_before  # no process sent it anything
 
     setup.upstreams.set(setup.up("primary"))  # it recovers
-    time.sleep(2.5)  # GATEWAY_BREAKER_OPEN_SECONDS: half-open, probes may go through
 
     def primary_serves_again() -> bool:
         return setup.chat("resilient-chat").headers["x-switchboard-endpoint"] == "primary/m-large"
 
-    wait_for(primary_serves_again, seconds=10, what="a probe to close the circuit")
+    # After GATEWAY_BREAKER_OPEN_SECONDS the circuit is half-open; a probe's success closes it.
+    wait_for(primary_serves_again, seconds=20, what="a probe to close the circuit")
     time.sleep(0.6)
-    assert all(setup.chat("resilient-chat").headers["x-switchboard-endpoint"] == "primary/m-large"
-               for _ in range(10))
+    served = [setup.chat("resilient-chat").headers["x-switchboard-endpoint"] for _ in range(10)]
+    assert served == ["primary/m-large"] * 10
 
 
+@pytest.mark.smoke  # the embedded mode too: in-process breaker and caps
 def test_an_endpoint_at_its_in_flight_cap_sheds_to_the_next_route_or_answers_503(setup):
     setup.apply("""
   - alias: capped-chat
