@@ -20,6 +20,8 @@ import time
 
 import orjson
 
+from bench.fake_upstream import _read, _respond  # the same ASGI plumbing as the bench's upstream
+
 _JSON = [(b"content-type", b"application/json")]
 _SSE = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")]
 DEFAULT = {"mode": "ok", "status": 500, "retry_after": None, "failures": 0, "delay_ms": 0, "chunks": 5}
@@ -29,20 +31,6 @@ _calls: dict[str, list[float]] = {}
 
 def _of(name: str) -> dict:
     return _behaviour.setdefault(name, dict(DEFAULT))
-
-
-async def _read(receive) -> bytes:
-    body = b""
-    while True:
-        message = await receive()
-        body += message.get("body", b"")
-        if not message.get("more_body"):
-            return body
-
-
-async def _respond(send, status: int, body: bytes, headers=_JSON) -> None:
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
 
 
 def _chunk(name: str, delta: dict, finish: str | None = None, usage: dict | None = None) -> bytes:
