@@ -67,3 +67,12 @@ def _may_compare_variants(user, alias) -> bool:
 
 
 register("variants.compare", platform_roles=(PlatformRole.MODEL_OWNER,), also=_may_compare_variants)
+
+
+def _may_view_shadows(user, alias) -> bool:
+    """``alias`` is a ModelAlias, or None ("does this person compare shadow traffic at all")."""
+    return alias is None or is_alias_approver(user, alias)
+
+
+# Shadow traffic's answers (any team's mirrored calls) are compared by the alias's owners and platform admins.
+register("shadow.view", platform_roles=(PlatformRole.MODEL_OWNER,), also=_may_view_shadows)

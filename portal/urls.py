@@ -11,6 +11,7 @@ from portal import (
     views_feedback,
     views_health,
     views_limits,
+    views_shadow,
     views_team,
     views_usage,
     views_variants,
@@ -59,4 +60,5 @@ urlpatterns = [
     path("request-access", views_card.request_access, name="request_access"),
     path("endpoints/health/", views_health.endpoint_health, name="endpoint_health"),
     path("variants/<str:alias>/", views_variants.variant_comparison, name="variant_comparison"),
+    path("shadow/", views_shadow.shadow_comparison, name="shadow_comparison"),
 ]

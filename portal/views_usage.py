@@ -24,6 +24,7 @@ from aiplatform.models import Tenant
 from aiplatform.permissions import get_for_user_or_404, require
 from portal import usage_selectors as usage
 from portal.forms import UsageMonthForm
+from portal.selectors_shadow import shadow_spend
 from portal.templatetags.usage_format import dollars
 
 CHART_SIZE = (800, 260)  # SVG units; the page scales it to its box
@@ -98,6 +99,7 @@ def platform_usage(request: HttpRequest) -> HttpResponse:
         "form": form, "period": period, "spend": spend, "cost_centres": usage.cost_centre_spend(spend),
         "top_spenders": [row for row in spend if row.totals.requests][:usage.TOP],
         "total": usage.totals(scope, period),
+        "shadow_spend": shadow_spend(period),  # the platform's own: in no team's spend above
         "daily_chart": spend_chart(usage.series(scope, period, usage.DAY), label_format="%d",
                                    title=f"Platform spend per day, {period.since:%B %Y}"),
     })
