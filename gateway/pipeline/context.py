@@ -50,6 +50,8 @@ class CallContext:
     admission: Admission | None = None
     prompt_tokens_estimate: int | None = None  # the limits step's estimate, reused by routing
     dedicated_route: RouteTarget | None = None  # the team's dedicated endpoint for this alias, if any
+    # A routing rule chose the routes: its routes are the only endpoints this call's data may reach.
+    rule_matched: bool = False
     candidates: list[RouteTarget] = field(default_factory=list)  # 4 route: the endpoints to try, in order
     route: RouteTarget | None = None  # 4 route, 5 call: the endpoint being tried, finally the one that served
     shadow_route: RouteTarget | None = None  # 4 route: the shadow route this call is mirrored to, if drawn

@@ -131,6 +131,7 @@ def _by_rules(ctx: CallContext, routes: list[RouteTarget]) -> list[RouteTarget]:
     for rule in ctx.routing.rules:
         if rule.matches(tenant=grant.tenant_slug, region=grant.tenant_region, environment=grant.environment,
                         classification=grant.data_classification, needs=needs, prompt_tokens=prompt_tokens):
+            ctx.rule_matched = True
             by_id = {r.endpoint_id: r for r in routes}
             return [by_id[endpoint_id] for endpoint_id in rule.endpoint_ids if endpoint_id in by_id]
     return routes

@@ -61,7 +61,8 @@ counts: dict[str, int] = {"mirrored": 0, "failed": 0, "dropped": 0}
 def pick(ctx: CallContext) -> RouteTarget | None:
     """The shadow route to mirror this call to (one draw against the shares), or None."""
     shadows = ctx.routing.shadows
-    if not shadows or not isinstance(ctx.request, ChatRequest):
+    if not shadows or ctx.rule_matched or not isinstance(ctx.request, ChatRequest):
+        # A routing rule chose this call's routes (often: where its data may go); a shadow is not one of them.
         return None
     point = random.random()
     for route in shadows:

@@ -110,3 +110,19 @@ async def test_mirror_returns_at_once_and_drops_beyond_the_process_bound(slow_ad
     assert (first.primary_text, first.shadow_text, first.shadow_status) == ("from primary", "from shadow", 200)
     assert first.shadow_cost == Decimal(7 * 3 + 2 * 4) / 1_000_000  # at the shadow endpoint's prices
     assert first.primary_cost == Decimal("0.00001")
+
+
+def test_a_call_whose_routes_a_rule_chose_is_never_mirrored():
+    from gateway.routing.order import candidates
+    from registry.selectors import RoutingRule
+
+    eu, candidate = route("eu"), route("candidate", shadow=1.0)
+    only_eu = RoutingRule(frozenset(), frozenset({"eu"}), frozenset(), frozenset(), frozenset(), None, None,
+                          (eu.endpoint_id,))
+    ruled = context([eu, candidate], strategy="rules", rules=[only_eu], region="eu")
+    candidates(ruled)
+    assert shadow.pick(ruled) is None  # the rule says where this call's data may go; the shadow is not there
+
+    unruled = context([eu, candidate], strategy="rules", rules=[only_eu], region="global")
+    candidates(unruled)
+    assert shadow.pick(unruled) is candidate
