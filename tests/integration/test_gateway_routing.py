@@ -11,23 +11,19 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import subprocess
-import sys
 import time
 from collections import Counter
-from io import StringIO
-from pathlib import Path
 
 import httpx
 import openai
 import pytest
-from django.core.management import call_command
 from django.db import connection
 
 from portal.models import UsageEvent
 from registry.models import Endpoint
 from tests.integration.gateway_setup import create_key, wait_for
-from tests.servers import BASE_DIR, free_port, start_server
+from tests.integration.routing_setup import HELLO, Setup
+from tests.servers import start_server
 
 pytestmark = pytest.mark.integration
 
@@ -43,83 +39,12 @@ SERVER_SETTINGS = {
     # embedded mode runs one process (its in-process breaker and caps are the whole truth there).
     "WEB_CONCURRENCY": "2" if os.environ.get("REDIS_URL") else "1",
 }
-HELLO = [{"role": "user", "content": "Hi"}]
-
-
-@pytest.fixture(scope="module")
-def upstreams():
-    port = free_port()
-    process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "granian"), "--interface", "asgi", "--port", str(port),
-         "--log-level", "warning", "tests.integration.routing_upstream:app"],
-        cwd=BASE_DIR, env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    wait_for(lambda: _answers(base + "/_control/probe"), seconds=30, what="the fake upstreams")
-    yield Upstreams(base)
-    process.kill()  # a "hang" upstream holds connections open: no graceful stop to wait for
-    process.wait(timeout=10)
-
-
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=1).status_code == 200
-    except httpx.TransportError:
-        return False
-
-
-class Upstreams:
-    def __init__(self, base: str) -> None:
-        self.base = base
-
-    def url(self, name: str) -> str:
-        return f"{self.base}/u/{name}/v1"
-
-    def set(self, name: str, **behaviour) -> None:
-        httpx.post(f"{self.base}/_control/{name}", json=behaviour).raise_for_status()
-
-    def calls(self, name: str) -> int:
-        return httpx.get(f"{self.base}/_control/{name}").json()["calls"]
 
 
 @pytest.fixture(scope="module")
 def routing_server(django_db_setup):
     with start_server(env=SERVER_SETTINGS) as server:
         yield server
-
-
-class Setup:
-    """One test's registry and key, applied as an operator would."""
-
-    def __init__(self, server, upstreams: Upstreams, tmp_path: Path, name: str) -> None:
-        self.server, self.upstreams, self.tmp_path, self.name = server, upstreams, tmp_path, name
-
-    def apply(self, models_yaml: str, *providers: str, dead: tuple[str, ...] = (), alias_names: tuple[str, ...]):
-        lines = ["providers:"]
-        for provider in providers:
-            url = f"http://127.0.0.1:{free_port()}/v1" if provider in dead else self.upstreams.url(self.up(provider))
-            lines += [f"  - name: {provider}", "    kind: openai-compatible", f"    base_url: {url}",
-                      "    api_key: env:SB_TEST_UPSTREAM_KEY"]
-            self.upstreams.set(self.up(provider))  # ok, no calls yet
-        text = "\n".join(lines) + "\nmodels:\n" + models_yaml
-        path = self.tmp_path / "registry.yaml"
-        path.write_text(text)
-        call_command("registry", "apply", str(path), stdout=StringIO())
-        self.key = create_key("acme", f"{self.name}-app", list(alias_names))["key"]
-        self.client = openai.OpenAI(base_url=self.server.url("/v1"), api_key=self.key, max_retries=0)
-        wait_for(lambda: self.get("/v1/models").status_code == 200
-                 and {m["id"] for m in self.get("/v1/models").json()["data"]} >= set(alias_names),
-                 what="the gateway to load the key and the aliases")
-        return self
-
-    def up(self, provider: str) -> str:
-        return f"{self.name}-{provider}"
-
-    def get(self, path: str) -> httpx.Response:
-        return httpx.get(self.server.url(path), headers={"authorization": f"Bearer {self.key}"})
-
-    def chat(self, alias: str, **extra) -> httpx.Response:
-        return httpx.post(self.server.url("/v1/chat/completions"), headers={"authorization": f"Bearer {self.key}"},
-                          json={"model": alias, "messages": HELLO, **extra}, timeout=30)
 
 
 @pytest.fixture

@@ -10,28 +10,22 @@ what the caller is charged in the ledger and in the limiter's spend (``GET /v1/u
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 from decimal import Decimal
-from io import StringIO
-from pathlib import Path
 
 import httpx
 import pytest
-from django.core.management import call_command
 from django.db import connection
 
 from portal.models import ApiKey, ShadowResult, UsageEvent
 from portal.services import set_limits
 from registry.models import Endpoint
-from tests.integration.gateway_setup import create_key, wait_for
-from tests.servers import BASE_DIR, free_port, start_server
+from tests.integration.gateway_setup import wait_for
+from tests.integration.routing_setup import HELLO, Setup
+from tests.servers import start_server
 
 pytestmark = pytest.mark.integration
 
-HELLO = [{"role": "user", "content": "Hi"}]
 SHADOW_DELAY_MS = 2000
 # A bound for a broken implementation (one that waits for the shadow), not a timing benchmark: the primary
 # answers at once, the shadow sleeps SHADOW_DELAY_MS.
@@ -51,80 +45,10 @@ PRIMARY_COST = Decimal(10 * 1 + 3 * 2) / 1_000_000
 SHADOW_COST = Decimal(10 * 5 + 3 * 10) / 1_000_000
 
 
-# --- the fixtures of tests/integration/test_gateway_routing.py, as this file needs them --------------
-
-@pytest.fixture(scope="module")
-def upstreams():
-    port = free_port()
-    process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "granian"), "--interface", "asgi", "--port", str(port),
-         "--log-level", "warning", "tests.integration.routing_upstream:app"],
-        cwd=BASE_DIR, env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    wait_for(lambda: _answers(base + "/_control/probe"), seconds=30, what="the fake upstreams")
-    yield Upstreams(base)
-    process.kill()
-    process.wait(timeout=10)
-
-
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=1).status_code == 200
-    except httpx.TransportError:
-        return False
-
-
-class Upstreams:
-    def __init__(self, base: str) -> None:
-        self.base = base
-
-    def url(self, name: str) -> str:
-        return f"{self.base}/u/{name}/v1"
-
-    def set(self, name: str, **behaviour) -> None:
-        httpx.post(f"{self.base}/_control/{name}", json=behaviour).raise_for_status()
-
-    def calls(self, name: str) -> int:
-        return httpx.get(f"{self.base}/_control/{name}").json()["calls"]
-
-
 @pytest.fixture(scope="module")
 def shadow_server(django_db_setup):
     with start_server() as server:
         yield server
-
-
-class Setup:
-    """One test's registry and key, applied as an operator would."""
-
-    def __init__(self, server, upstreams: Upstreams, tmp_path: Path, name: str) -> None:
-        self.server, self.upstreams, self.tmp_path, self.name = server, upstreams, tmp_path, name
-
-    def apply(self, models_yaml: str, *providers: str, alias_names: tuple[str, ...]) -> Setup:
-        lines = ["providers:"]
-        for provider in providers:
-            lines += [f"  - name: {provider}", "    kind: openai-compatible",
-                      f"    base_url: {self.upstreams.url(self.up(provider))}", "    api_key: env:SB_TEST_UPSTREAM_KEY"]
-            self.upstreams.set(self.up(provider))  # ok, no calls yet
-        path = self.tmp_path / "registry.yaml"
-        path.write_text("\n".join(lines) + "\nmodels:\n" + models_yaml)
-        call_command("registry", "apply", str(path), stdout=StringIO())
-        created = create_key("acme", f"{self.name}-app", list(alias_names))
-        self.key, self.key_id = created["key"], int(created["key_id"])
-        wait_for(lambda: self.get("/v1/models").status_code == 200
-                 and {m["id"] for m in self.get("/v1/models").json()["data"]} >= set(alias_names),
-                 what="the gateway to load the key and the aliases")
-        return self
-
-    def up(self, provider: str) -> str:
-        return f"{self.name}-{provider}"
-
-    def get(self, path: str) -> httpx.Response:
-        return httpx.get(self.server.url(path), headers={"authorization": f"Bearer {self.key}"})
-
-    def chat(self, alias: str, **extra) -> httpx.Response:
-        return httpx.post(self.server.url("/v1/chat/completions"), headers={"authorization": f"Bearer {self.key}"},
-                          json={"model": alias, "messages": HELLO, **extra}, timeout=30)
 
 
 @pytest.fixture
