@@ -30,7 +30,7 @@ from gateway.pipeline.call import StreamBody
 from gateway.pipeline.context import CallContext
 from gateway.routing import inflight, shadow
 from gateway.routing.health import health
-from gateway.state import state, warm_tokenizers_for
+from gateway.state import state
 from gateway.wire import anthropic as anthropic_wire
 
 log = structlog.get_logger("switchboard.gateway")
@@ -225,9 +225,7 @@ async def _dispatch(scope, receive, headers, request_id, path, extra_headers) ->
 async def _start() -> None:
     tokens.seed_tiktoken_cache()
     try:
-        await state.refresh(force=True)
-        # Only the tokenizers the starting routing table's endpoints count with (each costs its RSS).
-        await asyncio.to_thread(warm_tokenizers_for, state.snapshot.targets.values())
+        await state.refresh(force=True)  # in its thread, also the tokenizers the endpoints count with
     except Exception:  # e.g. migrations not applied yet: serve, and load on the first request
         log.exception("gateway_state_start_failed")
     state.start_polling()

@@ -6,6 +6,12 @@ one Redis MGET in the full stack, a one-row query in the embedded mode, and a da
 every few seconds even with Redis, in case a Redis notice was lost. When a version moved, the
 changed part is reloaded in a thread and swapped in whole, so a request sees one consistent
 snapshot. Revoking a key therefore bites in every process within about a second.
+
+Consistent means as of one set of versions: the rows are read together, between two reads of the
+versions, and read again if a change committed in between (``_read``); only then are secrets resolved
+and the tokenizers of new endpoints loaded (``_load``). A reload once read the routing table, loaded a
+tokenizer for about half a second, then read the keys: a key created meanwhile was served before the model
+added just before it, until the next poll. That window was taken for a poller that fell asleep.
 """
 
 from __future__ import annotations
@@ -82,10 +88,9 @@ def _upstream_target(route, secrets: dict[str, Any]) -> UpstreamTarget | None:
 def warm_tokenizers_for(targets: Iterable[UpstreamTarget]) -> None:
     """Load the tokenizers these endpoints may count usage with (blocking: run it in a thread).
 
-    Called once at start-up for the routing table the process starts with. Not from the poller's
-    reloads: loading o200k inside a reload (in the loader's thread) left the poller asleep for good in
-    about one start in three under the integration tests (cause not found; the config never reloaded
-    again). An endpoint added later loads its tokenizer on its first counted call instead.
+    Called by every reload that rebuilt the targets, after the database was read (``_load``), so an
+    endpoint's tokenizer is loaded before a call counts with it, never in the event loop. Only what the
+    endpoints need is loaded; each encoding keeps its memory for the life of the process.
     """
     from gateway import tokens
     from gateway.providers.demo import count_model
@@ -110,43 +115,86 @@ def _read_versions_from_db() -> dict[str, int]:
         close_old_connections()
 
 
-def _load(previous: Snapshot, versions: dict[str, int]) -> Snapshot:
-    """Reload what changed since ``previous`` (blocking: runs in a thread)."""
+_READ_ATTEMPTS = 3  # reads that a commit overlapped, at most, before one is taken as it is (and logged)
+
+
+@dataclass(slots=True)
+class _Rows:
+    """What one read of the database brought, as of ``versions``: the parts that moved (``None``: unchanged)."""
+
+    versions: dict[str, int]
+    routing: Mapping[str, Any] | None = None
+    hosted: Mapping[tuple[int, str], int] | None = None
+    hosted_targets: Mapping[int, Any] | None = None
+    keys: Mapping[str, Any] | None = None
+    limits: LimitTable | None = None
+    spend: Mapping[tuple[str, str], tuple[int, int]] | None = None
+
+
+def _read(previous: Snapshot) -> _Rows:
+    """Read what moved since ``previous``, all of it as of one set of versions (blocking: runs in a thread).
+
+    A change commits its rows and its version bump together, and a version never repeats, so versions
+    that read the same before and after these queries mean no change committed in between: the rows
+    are one view, whatever the isolation level. Nothing slow happens between the two reads of the
+    versions (secrets and tokenizers come after, in ``_load``); a read that a commit overlapped is
+    made again, and after ``_READ_ATTEMPTS`` taken labelled with the versions read first, so the next
+    poll reads again.
+    """
+    from aiplatform.config_version import current
     from portal.limits import period_spend
     from portal.selectors import dedicated_routes, gateway_key_table, gateway_limit_table
     from registry.selectors import endpoint_targets, routing_table
 
-    try:
-        routing, targets, unhealthy = previous.routing, previous.targets, previous.unhealthy
-        dedicated = previous.dedicated
-        registry_moved = versions.get("registry") != previous.versions.get("registry") or not previous.loaded_at
-        keys_moved = versions.get("keys") != previous.versions.get("keys") or not previous.loaded_at
-        if registry_moved or keys_moved:
-            if registry_moved:
-                routing = routing_table()
-            # Approving dedicated hosting moves "keys"; the endpoint's own settings move "registry".
-            hosted = dedicated_routes()
-            dedicated_targets = endpoint_targets(set(hosted.values())) if hosted else {}
-            dedicated = MappingProxyType({owner: dedicated_targets[endpoint_id] for owner, endpoint_id in hosted.items()
-                                          if endpoint_id in dedicated_targets})
-            secrets: dict[str, Any] = {}
-            resolved, failed = {}, {}
-            for route in [*(r for alias in routing.values() for r in alias.routes), *dedicated.values()]:
-                target = _upstream_target(route, secrets)
-                if target is None:
-                    failed[route.endpoint_id] = "secret_unresolvable"
-                else:
-                    resolved[route.endpoint_id] = target
-            targets, unhealthy = MappingProxyType(resolved), MappingProxyType(failed)
-        keys, limits, spend = previous.keys, previous.limits, previous.ledger_spend
+    for attempt in range(1, _READ_ATTEMPTS + 1):
+        rows = _Rows({ns: current(ns) for ns in NAMESPACES})
+        registry_moved = rows.versions["registry"] != previous.versions.get("registry") or not previous.loaded_at
+        keys_moved = rows.versions["keys"] != previous.versions.get("keys") or not previous.loaded_at
+        if not (registry_moved or keys_moved):
+            return rows
+        if registry_moved:
+            rows.routing = routing_table()
+        # Approving dedicated hosting moves "keys"; the endpoint's own settings move "registry".
+        rows.hosted = dedicated_routes()
+        rows.hosted_targets = endpoint_targets(set(rows.hosted.values())) if rows.hosted else {}
         if keys_moved:
-            keys = MappingProxyType(dict(gateway_key_table()))
-            limits = gateway_limit_table()
-            spend = MappingProxyType(period_spend(limits)) if not settings.REDIS_URL else MappingProxyType({})
-        return Snapshot(routing=routing, keys=keys, targets=targets, unhealthy=unhealthy, dedicated=dedicated,
-                        limits=limits, ledger_spend=spend, versions=dict(versions), loaded_at=time.time())
+            rows.keys = MappingProxyType(dict(gateway_key_table()))
+            rows.limits = gateway_limit_table()
+            rows.spend = MappingProxyType(period_spend(rows.limits) if not settings.REDIS_URL else {})
+        after = {ns: current(ns) for ns in NAMESPACES}
+        if after == rows.versions:
+            return rows
+        log.info("gateway_config_read_overlapped", attempt=attempt, versions=rows.versions, after=after)
+    log.warning("gateway_config_read_unsettled", attempts=_READ_ATTEMPTS, versions=rows.versions)
+    return rows
+
+
+def _load(previous: Snapshot) -> Snapshot:
+    """The snapshot after what changed since ``previous``; ``previous`` itself when nothing did (blocking: runs in a thread)."""
+    try:
+        rows = _read(previous)
     finally:
         close_old_connections()
+    if rows.hosted is None and previous.loaded_at:
+        return previous  # nothing moved since it was read (the polled versions were behind the database's)
+    routing = previous.routing if rows.routing is None else rows.routing
+    dedicated = MappingProxyType({owner: rows.hosted_targets[endpoint_id] for owner, endpoint_id in rows.hosted.items()
+                                  if endpoint_id in rows.hosted_targets})
+    secrets: dict[str, Any] = {}
+    resolved, failed = {}, {}
+    for route in [*(r for alias in routing.values() for r in alias.routes), *dedicated.values()]:
+        target = _upstream_target(route, secrets)
+        if target is None:
+            failed[route.endpoint_id] = "secret_unresolvable"
+        else:
+            resolved[route.endpoint_id] = target
+    warm_tokenizers_for(resolved.values())  # before any call can count with them (loading o200k takes ~0.5 s)
+    keys, limits, spend = previous.keys, previous.limits, previous.ledger_spend
+    if rows.keys is not None:
+        keys, limits, spend = rows.keys, rows.limits, rows.spend
+    return Snapshot(routing=routing, keys=keys, targets=MappingProxyType(resolved), unhealthy=MappingProxyType(failed),
+                    dedicated=dedicated, limits=limits, ledger_spend=spend, versions=dict(rows.versions),
+                    loaded_at=time.time())
 
 
 def _poll_client():
@@ -177,6 +225,7 @@ class GatewayState:
         self._last_catch_up = 0.0
         self._catch_up: asyncio.Future | None = None
         self._redis_again_at = 0  # poll number; after a Redis failure the database answers until then
+        self._loaded_for: dict[str, int] = {}  # the polled versions the last reload was made for
 
     async def current(self) -> Snapshot:
         """The snapshot to serve this request from. Loads on first use; never queries per request."""
@@ -209,17 +258,26 @@ class GatewayState:
         return await sync_to_async(_read_versions_from_db, thread_sensitive=False)()
 
     async def refresh(self, *, force: bool = False) -> None:
+        """Check the versions; if they moved, reload what changed (as of the database's versions, see ``_read``)."""
         async with self._lock:
             self._last_check = time.monotonic()
-            versions = await self._versions()
-            if force or versions != dict(self.snapshot.versions) or not self.snapshot.loaded_at:
-                self.snapshot = await sync_to_async(_load, thread_sensitive=False)(self.snapshot, versions)
-                if self.snapshot.ledger_spend:
-                    from gateway.limits.limiter import limiter
+            polled = await self._versions()
+            snap = self.snapshot
+            # The snapshot carries the database's versions, which Redis may lag (a notice lost): versions
+            # already loaded for are not loaded again at every poll.
+            if not force and snap.loaded_at and polled in (dict(snap.versions), self._loaded_for):
+                return
+            fresh = await sync_to_async(_load, thread_sensitive=False)(snap)
+            self._loaded_for = polled
+            if fresh is snap:
+                return
+            self.snapshot = fresh
+            if fresh.ledger_spend:
+                from gateway.limits.limiter import limiter
 
-                    limiter.local.seed_spend(self.snapshot.ledger_spend)
-                log.info("gateway_config_loaded", versions=versions, aliases=len(self.snapshot.routing),
-                         keys=len(self.snapshot.keys))
+                limiter.local.seed_spend(fresh.ledger_spend)
+            log.info("gateway_config_loaded", versions=dict(fresh.versions), aliases=len(fresh.routing),
+                     keys=len(fresh.keys))
 
     async def caught_up(self, seen: Snapshot) -> Snapshot | None:
         """A snapshot newer than ``seen`` if the configuration changed since it was loaded; else None.

@@ -54,7 +54,6 @@ _TOKENS_PER_REPLY = 3
 TOKENS_PER_IMAGE = 765  # a 1024x1024 image at "auto" detail; "low" detail is 85
 
 _lock = threading.Lock()
-_seeded_dir: str | None = None
 _encodings: dict[str, tiktoken.Encoding] = {}
 
 
@@ -86,7 +85,6 @@ def seed_tiktoken_cache(cache_dir: str | None = None) -> str:
 
     Idempotent; files already present with the right hash are left alone. Returns the cache directory.
     """
-    global _seeded_dir
     directory = cache_dir or _default_cache_dir()
     os.makedirs(directory, exist_ok=True)
     for name, expected in _EXPECTED_SHA256.items():
@@ -103,12 +101,16 @@ def seed_tiktoken_cache(cache_dir: str | None = None) -> str:
             f.write(data)
         os.replace(tmp, target)
     os.environ["TIKTOKEN_CACHE_DIR"] = directory
-    _seeded_dir = directory
     return directory
 
 
 def get_encoding(name: str) -> tiktoken.Encoding:
-    """The tiktoken encoding `name`, loaded from the seeded cache (never from the network)."""
+    """The tiktoken encoding `name`, loaded from the seeded cache (never from the network).
+
+    The cache is checked again just before each first load (a few milliseconds): a file gone since start-up
+    (a cleaned temporary directory) would make tiktoken download it with no timeout, and the config reload
+    that loads a new endpoint's tokenizer would wait on it for as long as the network does not answer.
+    """
     enc = _encodings.get(name)
     if enc is not None:
         return enc
@@ -117,8 +119,7 @@ def get_encoding(name: str) -> tiktoken.Encoding:
         if enc is None:
             import tiktoken
 
-            if _seeded_dir is None or os.environ.get("TIKTOKEN_CACHE_DIR") != _seeded_dir:
-                seed_tiktoken_cache()
+            seed_tiktoken_cache()
             enc = tiktoken.get_encoding(name)
             _release_python_ranks(enc)
             _encodings[name] = enc

@@ -134,3 +134,26 @@ def test_start_up_loads_only_the_encodings_the_endpoints_count_with(monkeypatch)
     ])
 
     assert loaded == [("o200k_base",)]
+
+
+def test_a_first_load_writes_the_cache_again_when_its_file_went_away(tmp_path, monkeypatch):
+    """A reload that loads a new endpoint's tokenizer must never wait on tiktoken's download (it has no timeout)."""
+    import tiktoken.load
+    import tiktoken.registry
+
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path))
+    tokens.seed_tiktoken_cache(str(tmp_path))
+    for cached in tmp_path.iterdir():
+        cached.unlink()  # e.g. a cleaned temporary directory, after start-up
+    monkeypatch.setattr(tokens, "_encodings", {})
+    monkeypatch.setattr(tiktoken.registry, "ENCODINGS", {})
+    real_read_file = tiktoken.load.read_file
+
+    def offline(path):
+        assert "://" not in path, f"tiktoken tried to download {path}"
+        return real_read_file(path)
+
+    monkeypatch.setattr(tiktoken.load, "read_file", offline)
+
+    assert tokens.get_encoding("cl100k_base").encode("hello world") == [15339, 1917]
+    assert len(list(tmp_path.iterdir())) == 2
