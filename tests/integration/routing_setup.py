@@ -8,6 +8,7 @@ key, as an operator would, then waits until the gateway serves them.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from io import StringIO
@@ -30,11 +31,14 @@ def upstreams():
     process = subprocess.Popen(
         [str(Path(sys.executable).parent / "granian"), "--interface", "asgi", "--port", str(port),
          "--log-level", "warning", "tests.integration.routing_upstream:app"],
-        cwd=BASE_DIR, env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        cwd=BASE_DIR, env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     wait_for(lambda: _answers(base + "/_control/probe"), seconds=30, what="the fake upstreams")
     yield Upstreams(base)
-    process.kill()  # a "hang" upstream holds connections open: no graceful stop to wait for
+    # The whole group, granian's worker too (a kill of the parent alone leaves the worker serving for ever);
+    # no graceful stop, since a "hang" upstream holds connections open.
+    os.killpg(process.pid, signal.SIGKILL)
     process.wait(timeout=10)
 
 
