@@ -35,7 +35,7 @@ BENCH_LIMITS = {
     "cost_per_day": Decimal(1_000_000),
 }
 CALLERS = (  # (kind, application, models, plan, budget mode)
-    ("soft", "bench", "bench-chat,bench-stream", "bench", "soft"),
+    ("soft", "bench", "bench-chat,bench-stream,bench-chat-3,bench-chat-3w", "bench", "soft"),  # -3: routing, issue 13
     ("strict", "bench-strict", "bench-chat", "bench-strict", "strict"),
 )
 

@@ -11,14 +11,16 @@ It starts, on free loopback ports (never 8000), in a temp dir:
   worker) with its metering worker: embedded (SQLite, in-process limiter, journal) and full stack
   (PostgreSQL, a private redis-server: Lua limiter, usage stream), each with governance (issue 10:
   limits + lossless metering) on and off (``GATEWAY_GOVERNANCE=false``); the callers' application
-  follows a plan that runs every counter and never refuses (``bench/governance.py``).
+  follows a plan that runs every counter and never refuses (``bench/governance.py``); and (issue 13) the same
+  governed stacks calling an alias of three routes (``gateway-3``/``full-3``: least-latency; opt-in
+  ``gateway-3w``/``full-3w``: weighted) beside the single-route ``bench-chat``, for the cost of routing.
 
 Then it runs wrk (``bench/chat.lua``) against the targets at each concurrency, interleaved over
 several rounds (each governed target next to its governance-off twin), measures requests per
 second, p50/p99 latency, CPU time per request of the server's process tree (and of a full stack's
 redis-server), the gateway workers' RSS, runs ``bench/ttfb.py`` for streaming, optionally a soak
 (``BENCH_SOAK_REQUESTS``) and py-spy profiles (``BENCH_PROFILE``, a streaming one too), prints one table,
-the ratios the gateway issue asks for, issue 17's aims on the governed path and the cost of governance,
+the ratios the gateway issue asks for, issue 17's aims on the governed path, the cost of governance and of routing,
 writes the raw numbers to ``bench/out/``, and stops every process it started — on success, failure or Ctrl-C.
 
 Knobs (environment): see ``Config`` below and bench/README.md.
@@ -67,7 +69,7 @@ BARE_TARGETS = {
     "bare-rsgi-pyreqwest": ("rsgi", "bench.bare_proxy:rsgi_app_pyreqwest"),
 }
 KNOWN_TARGETS = ("direct", "nginx", *BARE_TARGETS, *stacks.GATEWAY_TARGETS)
-DEFAULT_TARGETS = "direct,nginx,bare,gateway,gateway-off,full,full-off"
+DEFAULT_TARGETS = "direct,nginx,bare,gateway,gateway-off,full,full-off,gateway-3,full-3"
 
 # The issue's aims (bench/README.md states the figures against them).
 AIM_ADDED_P50_MS = 1.0
@@ -77,6 +79,7 @@ AIM_TTFB_MS = 2.0
 AIM_RSS_MB = 200.0
 AIM_GOVERNANCE_CPU_MS = 0.1  # issue 10: limits + lossless metering cost under 0.1 ms of CPU per request …
 AIM_GOVERNANCE_RPS = 0.10  # … and under 10 % of throughput
+AIM_ROUTING_CPU_MS = 0.05  # issue 13: routing (three routes, breaker and latency window) under 0.05 ms CPU/request
 # Issue 17's aims for the governed path (targets gateway and full).
 AIM17_RPS_PER_CORE = 4000  # at the highest concurrency: 0.25 ms of CPU per request …
 FLOOR17_RPS_PER_CORE = 2500  # … and never below this
@@ -338,7 +341,21 @@ models:
       - {{provider: bench-stream-upstream, upstream_model: fake-model, weight: 100}}
     capabilities: [chat, streaming]
     pricing: {{input_per_mtok: 0.15, output_per_mtok: 0.60}}
-"""
+{routed_aliases()}"""
+
+
+def routed_aliases() -> str:
+    """Issue 13's aliases of three routes: three endpoints of the fake upstream (it answers any model name), one
+    provider, the same prices as bench-chat; least-latency (bench-chat-3) and weighted 50/30/20 (bench-chat-3w)."""
+    out = []
+    for alias, strategy in stacks.ROUTED_ALIASES.items():
+        suffix = "" if strategy == "least-latency" else "w"
+        routes = "".join(f"      - {{provider: bench-upstream, upstream_model: fake-model-{chr(97 + i)}{suffix}, "
+                         f"weight: {weight}}}\n" for i, weight in enumerate(stacks.ROUTED_WEIGHTS))
+        out.append(f"  - alias: {alias}\n    kind: chat\n    status: approved\n    strategy: {strategy}\n"
+                   f"    routes:\n{routes}    capabilities: [chat, streaming]\n"
+                   "    pricing: {input_per_mtok: 0.15, output_per_mtok: 0.60}\n")
+    return "".join(out)
 
 
 def manage(args: list[str], env: dict, log: Path) -> str:
@@ -355,12 +372,23 @@ def _preflight(target: Target) -> None:
     limits are applied exactly when governance is on (so a governed run runs every counter and is never refused)."""
     import httpx
 
-    body = {"model": "bench-chat", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 16}
+    body = {"model": target.model, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 16}
     response = httpx.post(target.url, json=body, headers={"authorization": f"Bearer {target.key}"}, timeout=10)
     if response.status_code != 200 or "choices" not in response.text:
         raise RuntimeError(f"preflight: {target.name} answered {response.status_code}: {response.text[:300]}")
     if target.stack is None:
         return
+    if target.name in stacks.ROUTING_BASELINE:
+        # The three-route alias really routes among its three endpoints (x-switchboard-endpoint names the one that
+        # served): least-latency measures each unmeasured endpoint first, the weighted draw spreads 50/30/20.
+        served = {httpx.post(target.url, json=body, headers={"authorization": f"Bearer {target.key}"},
+                             timeout=10).headers.get("x-switchboard-endpoint") for _ in range(20)}
+        served.add(response.headers.get("x-switchboard-endpoint"))
+        expected = {f"bench-upstream/fake-model-{chr(97 + i)}{'' if target.model == 'bench-chat-3' else 'w'}"
+                    for i in range(len(stacks.ROUTED_WEIGHTS))}
+        if not served <= expected or len(served) < 2:
+            raise RuntimeError(f"preflight: {target.name} ({target.model}) was served by {sorted(map(str, served))}, "
+                               f"not by at least two of its routes {sorted(expected)}")
     refused = httpx.post(target.url, json={"model": "bench-chat", "messages": []}, timeout=10)
     if refused.status_code != 401:
         raise RuntimeError(f"preflight: {target.name} answered {refused.status_code} to a request without a key "
@@ -382,6 +410,7 @@ class Target:
     proc: Proc
     key: str = "sk-bench-direct"  # what direct and nginx receive (they ignore it)
     stack: stacks.Stack | None = None  # the gateway targets' stack (its redis-server and metering worker)
+    model: str = stacks.DEFAULT_ALIAS  # the alias wrk calls (the three-route targets: bench-chat-3, -3w)
 
     @property
     def redis(self) -> Proc | None:
@@ -393,7 +422,7 @@ def run_wrk(target: Target, concurrency: int, seconds: int, threads: int, *, str
     threads = max(1, min(threads, concurrency))
     cmd = [WRK, "-t", str(threads), "-c", str(concurrency), "-d", f"{seconds}s", "--latency", "--timeout", "5s",
            "-s", str(BENCH / "chat.lua"), target.url]
-    env = dict(os.environ, BENCH_KEY=target.key, BENCH_MODEL="bench-stream" if stream else "bench-chat",
+    env = dict(os.environ, BENCH_KEY=target.key, BENCH_MODEL="bench-stream" if stream else target.model,
                BENCH_STREAM="1" if stream else "0")
     busy0, wrk0, t0 = machine_busy_seconds(), children_cpu_seconds(), time.monotonic()
     result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=seconds + 60)
@@ -537,7 +566,8 @@ def _run(cfg: Config, procs: Processes, tmp: Path, failures: list[str]) -> int: 
         if name in stacks.GATEWAY_TARGETS:
             stack_name, caller = stacks.GATEWAY_TARGETS[name]
             stack = the_stacks[stack_name]
-            all_targets[name] = Target(name, stack.url, stack.gateway, key=stack.keys[caller], stack=stack)
+            all_targets[name] = Target(name, stack.url, stack.gateway, key=stack.keys[caller], stack=stack,
+                                       model=stacks.ALIAS.get(name, stacks.DEFAULT_ALIAS))
     targets = {name: all_targets[name] for name in cfg.targets}
 
     # Sanity before measuring: every target answers the bench's request with a 200 completion; every gateway
@@ -885,6 +915,7 @@ def _report(cfg: Config, runs: list[dict], rss: dict, ledgers: dict, ttfb: dict,
             f"{ledger['drain_s']:.0f} s after the load); the metering worker (Celery, off the request path) spent "
             f"{ledger['worker_cpu_s'] * 1000 / max(1, ledger['rows']):.3f} ms CPU per event written")
     ratios["governance"] = _governance_report(cfg, runs, ledgers)
+    ratios["routing"] = _routing_report(cfg, runs)
     return {"summary": {t: {str(c): v for c, v in rows.items()} for t, rows in summary.items()},
             "ratios": ratios, "rss": rss, "ledgers": ledgers, "ttfb": ttfb, "failures": failures}
 
@@ -1059,6 +1090,80 @@ def _governance_report(cfg: Config, runs: list[dict], ledgers: dict) -> dict:
     if out.get("metering_worker_ms_per_event"):
         say("  metering worker CPU per event written (off the request path): " + ", ".join(
             f"{name} {v:.3f} ms" for name, v in out["metering_worker_ms_per_event"].items()))
+    return out
+
+
+def _routing_report(cfg: Config, runs: list[dict]) -> dict:
+    """The cost of routing (issue 13): each three-route target against the single-route ``bench-chat`` on the same
+    stack, paired by round like the cost of governance (the two runs were next to each other): the difference of
+    CPU per request (gateway, plus the stack's redis-server in the full stack), of p50 and p99 latency, and the
+    ratio of throughput; medians of the per-round values."""
+    def run_of(target: str, conc: int, rnd: int) -> dict | None:
+        return next((r for r in runs if r["target"] == target and r["concurrency"] == conc and r["round"] == rnd),
+                    None)
+
+    pairs = [(t, b) for t, b in stacks.ROUTING_BASELINE.items() if t in cfg.targets and b in cfg.targets]
+    if not pairs:
+        return {}
+    say("")
+    say(f"Cost of routing (issue 13: an alias of three routes, breaker and latency window on, against the single-route "
+        f"bench-chat; aim < {AIM_ROUTING_CPU_MS:g} ms CPU/request),")
+    say("paired by round (medians of the per-round differences; CPU = the gateway's process tree, plus its own "
+        "redis-server in the full stack):")
+    out: dict = {}
+    for target, baseline in pairs:
+        full = stacks.MODE[target] == "full stack"
+        strategy = stacks.ROUTED_ALIASES[stacks.ALIAS[target]]
+        for conc in cfg.concurrency:
+            keys = ("cpu3", "cpu1", "d_cpu", "d_gw", "d_redis", "rps3", "rps1", "d_rps", "d_p50", "d_p99", "p50_3",
+                    "p50_1", "p99_3", "p99_1")
+            v: dict[str, list[float]] = {k: [] for k in keys}
+            for rnd in range(1, cfg.rounds + 1):
+                three, one = run_of(target, conc, rnd), run_of(baseline, conc, rnd)
+                if three is None or one is None:
+                    continue
+                total3 = three["cpu_ms_per_req"] + (three["redis_cpu_ms_per_req"] or 0)
+                total1 = one["cpu_ms_per_req"] + (one["redis_cpu_ms_per_req"] or 0)
+                v["cpu3"].append(total3)
+                v["cpu1"].append(total1)
+                v["d_cpu"].append(total3 - total1)
+                v["d_gw"].append(three["cpu_ms_per_req"] - one["cpu_ms_per_req"])
+                v["d_redis"].append((three["redis_cpu_ms_per_req"] or 0) - (one["redis_cpu_ms_per_req"] or 0))
+                v["rps3"].append(three["rps"])
+                v["rps1"].append(one["rps"])
+                v["d_rps"].append(three["rps"] / one["rps"] - 1 if one["rps"] else float("nan"))
+                v["p50_3"].append(three["p50_ms"])
+                v["p50_1"].append(one["p50_ms"])
+                v["p99_3"].append(three["p99_ms"])
+                v["p99_1"].append(one["p99_ms"])
+                v["d_p50"].append(three["p50_ms"] - one["p50_ms"])
+                v["d_p99"].append(three["p99_ms"] - one["p99_ms"])
+            if not v["d_cpu"]:
+                continue
+            cell = {"mode": stacks.MODE[target], "baseline": baseline, "alias": stacks.ALIAS[target],
+                    "strategy": strategy, "routes": len(stacks.ROUTED_WEIGHTS),
+                    "cpu_three_ms": median(v["cpu3"]), "cpu_one_ms": median(v["cpu1"]),
+                    "delta_cpu_ms": median(v["d_cpu"]), "delta_gateway_cpu_ms": median(v["d_gw"]),
+                    "delta_redis_cpu_ms": median(v["d_redis"]),
+                    "rps_three": median(v["rps3"]), "rps_one": median(v["rps1"]), "delta_rps": median(v["d_rps"]),
+                    "p50_three_ms": median(v["p50_3"]), "p50_one_ms": median(v["p50_1"]),
+                    "p99_three_ms": median(v["p99_3"]), "p99_one_ms": median(v["p99_1"]),
+                    "delta_p50_ms": median(v["d_p50"]), "delta_p99_ms": median(v["d_p99"]),
+                    "delta_cpu_rounds": [round(x, 3) for x in v["d_cpu"]],
+                    "delta_rps_rounds": [round(x, 3) for x in v["d_rps"]]}
+            cell["cpu_met"] = cell["delta_cpu_ms"] < AIM_ROUTING_CPU_MS
+            out.setdefault(target, {})[str(conc)] = cell
+            split = (f" (gateway {cell['delta_gateway_cpu_ms']:+.3f}, redis {cell['delta_redis_cpu_ms']:+.3f})"
+                     if full else "")
+            head = f"  {cell['mode']:<10} {target:<10} {'(' + strategy + ')':<15} vs {baseline:<7} c={conc:<3} "
+            say(f"{head}CPU/req "
+                f"{cell['cpu_three_ms']:.3f} vs {cell['cpu_one_ms']:.3f} ms → {cell['delta_cpu_ms']:+.3f} ms{split} "
+                f"[{', '.join(f'{x:+.3f}' for x in v['d_cpu'])}] ({'met' if cell['cpu_met'] else 'NOT met'});")
+            say(f"{'':<{len(head)}}rps {fmt(cell['rps_three'], 0)} vs "
+                f"{fmt(cell['rps_one'], 0)} → {cell['delta_rps']:+.1%} [{', '.join(f'{x:+.1%}' for x in v['d_rps'])}]; "
+                f"p50 {cell['p50_three_ms']:.2f} vs {cell['p50_one_ms']:.2f} ms ({cell['delta_p50_ms']:+.2f}), "
+                f"p99 {cell['p99_three_ms']:.2f} vs {cell['p99_one_ms']:.2f} ms ({cell['delta_p99_ms']:+.2f})")
+    say("  (routing in-process, no network: .venv/bin/python bench/routing_state.py, µs per call)")
     return out
 
 

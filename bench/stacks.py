@@ -45,14 +45,32 @@ GATEWAY_TARGETS = {
     "full-off": ("full-off", "soft"),
     "full-strict": ("full", "strict"),
 }
+# Routing (issue 13): the same governed stacks and caller, calling an alias of three routes (three endpoints of the
+# fake upstream) instead of the single-route `bench-chat`: least-latency (the latency window ranks the routes on
+# every call) and, opt-in, weighted (a 50/30/20 draw). Every other target calls `bench-chat`.
+GATEWAY_TARGETS |= {
+    "gateway-3": ("embedded", "soft"),
+    "gateway-3w": ("embedded", "soft"),
+    "full-3": ("full", "soft"),
+    "full-3w": ("full", "soft"),
+}
+ALIAS = {"gateway-3": "bench-chat-3", "full-3": "bench-chat-3", "gateway-3w": "bench-chat-3w", "full-3w": "bench-chat-3w"}
+DEFAULT_ALIAS = "bench-chat"
+# Three-route target → its single-route baseline on the same stack, for the cost of routing (paired by round).
+ROUTING_BASELINE = {"gateway-3": "gateway", "gateway-3w": "gateway", "full-3": "full", "full-3w": "full"}
+# The three-route aliases' strategies and routes (bench/harness.py's registry file; the upstream ignores the model).
+ROUTED_ALIASES = {"bench-chat-3": "least-latency", "bench-chat-3w": "weighted"}
+ROUTED_WEIGHTS = (50, 30, 20)
 # Governed target → its baseline (the same stack with GATEWAY_GOVERNANCE=false), for the cost of governance.
 BASELINE = {"gateway": "gateway-off", "gateway-strict": "gateway-off", "full": "full-off", "full-strict": "full-off"}
-MODE = {"gateway": "embedded", "gateway-strict": "embedded", "full": "full stack", "full-strict": "full stack"}
+MODE = {"gateway": "embedded", "gateway-strict": "embedded", "full": "full stack", "full-strict": "full stack",
+        "gateway-3": "embedded", "gateway-3w": "embedded", "full-3": "full stack", "full-3w": "full stack"}
 # Targets run next to each other in a round (their order flips every other round), so on/off pairs share conditions.
-# The Python floors are one group too, so the interface and client variants are compared side by side.
+# The Python floors are one group too, so the interface and client variants are compared side by side. The
+# three-route targets sit on the other side of their single-route baseline, so both pairs are neighbours.
 GROUPS = (("direct",), ("nginx",), ("bare", "bare-rsgi", "bare-pyreqwest", "bare-rsgi-pyreqwest"),
-          ("gateway", "gateway-off", "gateway-strict"),
-          ("full", "full-off", "full-strict"))
+          ("gateway-3w", "gateway-3", "gateway", "gateway-off", "gateway-strict"),
+          ("full-3w", "full-3", "full", "full-off", "full-strict"))
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/sb_bench"
