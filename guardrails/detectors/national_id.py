@@ -1,0 +1,117 @@
+"""National identity numbers: the US SSN and the common EU ones, checked by ``python-stdnum``.
+
+The label says which one (``us_ssn``, ``de_idnr``, ``fr_nir``, ``es_dni``, ``es_nie``, ``it_codice_fiscale``,
+``nl_bsn``, ``pl_pesel``, ``se_personnummer``, ``uk_nino``). Ids whose shape is distinctive (SSN with
+dashes, FR NIR with spaces, ES DNI/NIE with their letter, the Italian codice fiscale, a Swedish
+personnummer with its dash, the UK NINO) count anywhere. Ids that are plain digit runs with a weak check
+(DE Steuer-IdNr and PL PESEL: 11 digits; NL BSN and a bare SSN: 9; a bare NIR: 15) count only after a
+word naming them ("SSN", "Steuer-ID", "BSN", "PESEL", ...) in the 48 characters before — otherwise one
+order number in ten would be an id. ``123-45-6789``, the customary example, is not reported. The UK NINO
+has no check digit; its letter rules (stdnum has no module for it) are applied.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from stdnum.de import idnr
+from stdnum.es import dni, nie
+from stdnum.fr import nir
+from stdnum.it import codicefiscale
+from stdnum.nl import bsn
+from stdnum.pl import pesel
+from stdnum.se import personnummer
+from stdnum.us import ssn
+
+from .base import PatternDetector, PatternRule, tail
+
+_A = re.ASCII
+_EDGE_L = r"(?<![0-9A-Za-z_-])"
+_EDGE_R = r"(?![0-9A-Za-z_]|-[0-9])"
+
+_CONTEXT_WORDS = {
+    "us_ssn": ("ssn", "social security", "soc sec", "ss#", "ss #"),
+    "de_idnr": ("steuer-id", "steuerid", "steuer id", "steuer-idnr", "idnr", "identifikationsnummer",
+                "steueridentifikationsnummer", "tax id", "tin"),
+    "fr_nir": ("nir", "sécurité sociale", "securite sociale", "sécu", "insee", "carte vitale",
+               "social security"),
+    "nl_bsn": ("bsn", "burgerservicenummer", "sofinummer", "sofi-nummer"),
+    "pl_pesel": ("pesel",),
+    "se_personnummer": ("personnummer", "personnr", "person number"),
+}
+_CONTEXT = {label: re.compile("|".join(re.escape(w) for w in words)) for label, words in _CONTEXT_WORDS.items()}
+_ALL_CONTEXT_WORDS = sorted({w for words in _CONTEXT_WORDS.values() for w in words}, key=len, reverse=True)
+
+
+def _in_context(m: re.Match[str], label: str) -> bool:
+    before = m.string[max(0, m.start() - 48):m.start()].lower()
+    return _CONTEXT[label].search(before) is not None
+
+
+def _rule(pattern: str, label: str, is_valid: Callable[[str], bool], *, context: bool = False,
+          needles: tuple[str, ...] = ()) -> PatternRule:
+    def validate(m: re.Match[str]) -> tuple[int, int, str] | None:
+        if context and not _in_context(m, label):
+            return None
+        value = m.group()
+        try:
+            valid = is_valid(value)
+        except Exception:  # noqa: BLE001 - a validator's surprise must not reach the hot path
+            valid = False
+        return (m.start(), m.end(), label) if valid else None
+
+    return PatternRule(re.compile(_EDGE_L + pattern + _EDGE_R, _A), validate, needles=needles,
+                       needles_lower=bool(needles))
+
+
+def _ssn_ok(value: str) -> bool:
+    digits = value.replace("-", "").replace(" ", "")
+    return digits != "123456789" and ssn.is_valid(digits)
+
+
+_NINO = re.compile(r"[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z][0-9]{6}[A-D]", _A)
+_NINO_NOT = ("BG", "GB", "NK", "KN", "TN", "NT", "ZZ")
+
+
+def _nino_ok(value: str) -> bool:
+    compact = value.replace(" ", "")
+    return _NINO.fullmatch(compact) is not None and compact[:2] not in _NINO_NOT
+
+
+def _compact_ok(is_valid: Callable[[str], bool]) -> Callable[[str], bool]:
+    return lambda value: is_valid(value.replace(" ", "").replace(".", "").replace("-", ""))
+
+
+def _words(label: str) -> tuple[str, ...]:
+    return _CONTEXT_WORDS[label]
+
+
+RULES = (
+    _rule(r"[0-9]{3}-[0-9]{2}-[0-9]{4}", "us_ssn", _ssn_ok),
+    _rule(r"[0-9]{3}(?: [0-9]{2} [0-9]{4}|[0-9]{6})", "us_ssn", _ssn_ok, context=True, needles=_words("us_ssn")),
+    _rule(r"[0-9]{2} ?[0-9]{3} ?[0-9]{3} ?[0-9]{3}", "de_idnr", _compact_ok(idnr.is_valid), context=True,
+          needles=_words("de_idnr")),
+    _rule(r"[12] [0-9]{2} [0-9]{2} (?:[0-9]{2}|2[AB]) [0-9]{3} [0-9]{3}(?: [0-9]{2})", "fr_nir",
+          _compact_ok(nir.is_valid)),
+    _rule(r"[12][0-9]{4}(?:[0-9]{2}|2[AB])[0-9]{8}", "fr_nir", nir.is_valid, context=True,
+          needles=_words("fr_nir")),
+    _rule(r"[0-9]{8}-?[A-Z]", "es_dni", _compact_ok(dni.is_valid)),
+    _rule(r"[XYZ]-?[0-9]{7}-?[A-Z]", "es_nie", _compact_ok(nie.is_valid)),
+    _rule(r"[A-Z]{6}[0-9LMNP-V]{2}[A-EHLMPR-T][0-9LMNP-V]{2}[A-Z][0-9LMNP-V]{3}[A-Z]", "it_codice_fiscale",
+          codicefiscale.is_valid),
+    _rule(r"[0-9]{4}\.?[0-9]{2}\.?[0-9]{3}", "nl_bsn", _compact_ok(bsn.is_valid), context=True,
+          needles=_words("nl_bsn")),
+    _rule(r"[0-9]{11}", "pl_pesel", pesel.is_valid, context=True, needles=_words("pl_pesel")),
+    _rule(r"(?:19|20)?[0-9]{6}[-+][0-9]{4}", "se_personnummer", personnummer.is_valid),
+    _rule(r"(?:19|20)?[0-9]{10}", "se_personnummer", personnummer.is_valid, context=True,
+          needles=_words("se_personnummer")),
+    _rule(r"[A-Z]{2} ?[0-9]{2} ?[0-9]{2} ?[0-9]{2} ?[A-D]", "uk_nino", _nino_ok),
+)
+
+NATIONAL_ID = PatternDetector("national_id", RULES, [
+    tail(r"[0-9A-Z .+-]{1,24}", 24),
+    # a digit run that only counts after a naming word: hold the word with it
+    tail(r"[0-9 .-]{1,19}[\s:#=-]{0,4}.{0,40}?(?:" + "|".join(re.escape(w[::-1]) for w in _ALL_CONTEXT_WORDS)
+         + ")", 80, re.IGNORECASE | re.DOTALL),
+])
