@@ -153,6 +153,8 @@ USAGE_STREAM_CLAIM_IDLE_SECONDS = env.float("USAGE_STREAM_CLAIM_IDLE_SECONDS", 3
 USAGE_JOURNAL_DIR = Path(env.str("USAGE_JOURNAL_DIR", "") or DATA_DIR / "usage-journal").resolve()
 # Raw ledger rows are pruned after this many days; the hourly and daily rollups are kept.
 USAGE_RETENTION_DAYS = env.int("USAGE_RETENTION_DAYS", 90)
+# Payload records (the call texts a tenant's payload logging keeps) are deleted after this many days.
+PAYLOAD_RETENTION_DAYS = env.int("PAYLOAD_RETENTION_DAYS", 30)
 # Budget alert thresholds, percent of a budget (each sent once per period).
 # How often a worker checks the budgets of the callers it wrote usage for (each check sums their period's spend).
 BUDGET_ALERT_CHECK_SECONDS = env.float("BUDGET_ALERT_CHECK_SECONDS", 30.0)

@@ -65,6 +65,11 @@ class UsageEvent:
     attempt_count: int = 1
     # Every try when there was more than one (endpoint, status, error, ms); failed tries carry no tokens.
     attempts: list | None = None
+    # Guardrails: one dict per decision that fired (policy, version, stage, detector, label, action, count),
+    # never the value found; None when none fired. The ledger keeps them as GuardDecision rows.
+    guard: list | None = None
+    # The call's text as the tenant's payload logging keeps it (mode, request, response, sizes); None when off.
+    payload: dict | None = None
 
 
 @dataclass(slots=True)

@@ -66,6 +66,14 @@ def prune_usage_ledger() -> None:
     rollups.prune_ledger()
 
 
+@shared_task(name="portal.prune_payload_records")
+def prune_payload_records() -> int:
+    """Delete payload records older than ``PAYLOAD_RETENTION_DAYS`` (scheduled daily: portal/migrations/0013)."""
+    from portal.services.guardrails import prune_payload_records as prune
+
+    return prune()
+
+
 @shared_task(name="portal.drain_usage")
 def drain_usage() -> int:
     """Write the gateway's recorded usage events to the ledger (nudged by the gateway, and on a schedule)."""

@@ -71,6 +71,7 @@ def usage_event(ctx: CallContext, cost: Decimal) -> UsageEvent:
         variant=variant_of(ctx.route) if ctx.route else "",
         attempt_count=len(ctx.attempts) or 1,
         attempts=ctx.attempts if len(ctx.attempts) > 1 else None,
+        guard=ctx.guard_record or None, payload=ctx.payload_record,
     )
 
 

@@ -1,9 +1,10 @@
 """The portal's data: applications, subscriptions and their rules, API keys, personal access
 tokens, dedicated-hosting requests, in-app notifications, plans and limits, the usage
-ledger with its rollups, and the results of shadow traffic."""
+ledger with its rollups, the results of shadow traffic, and the record of guardrail decisions."""
 
 from portal.models.applications import Application, DataClassification, Environment
 from portal.models.feedback import Feedback, FeedbackStatus
+from portal.models.guardrails import GuardDecision, PayloadMode, PayloadRecord
 from portal.models.hosting import HostingRequest, HostingStatus, LatencyNeed
 from portal.models.keys import ApiKey, PersonalAccessToken
 from portal.models.limits import (
@@ -38,6 +39,9 @@ __all__ = [
     "Environment",
     "Feedback",
     "FeedbackStatus",
+    "GuardDecision",
+    "PayloadMode",
+    "PayloadRecord",
     "HostingRequest",
     "HostingStatus",
     "LatencyNeed",

@@ -41,6 +41,9 @@ class UsageEvent(TenantOwned):
     variant = models.CharField(max_length=100, blank=True)
     attempt_count = models.PositiveSmallIntegerField(default=1)
     attempts = models.JSONField(null=True, blank=True)
+    # Guardrails: the decisions that fired on the call (policy, version, stage, detector, label, action, count;
+    # never the value found), as the gateway recorded them; also one GuardDecision row each, for the dashboard.
+    guard = models.JSONField(null=True, blank=True)
 
     class Meta:
         ordering = ["-occurred_at"]
