@@ -3,9 +3,11 @@
 Most detectors are "a regular expression finds candidates, a checksum or a rule keeps the real ones".
 ``PatternDetector`` runs such rules with two guards that keep it linear on any input: a candidate
 regex is only run when one of its literal *needles* occurs in the text (a C-speed substring test), and
-every candidate regex starts with a negative look-behind of its own character class, so it is tried once
-per run of candidate characters rather than at every position inside the run (no quadratic rescans),
-with bounded quantifiers everywhere (no catastrophic backtracking).
+every candidate regex refuses to start inside a run of its own characters (``lead``: its first character
+class, then a two-character negative look-behind), so it is tried once per run of candidate characters
+rather than at every position inside the run (no quadratic rescans), with bounded quantifiers everywhere
+(no catastrophic backtracking). Starting with a character class rather than the look-behind also lets
+``re`` skip the positions that cannot start a match at C speed.
 
 ``hold_from`` (for the streaming output guard) is computed on a bounded window at the end of the text:
 each detector names *tail* patterns, written reversed, that match the longest suffix that could still
@@ -65,6 +67,19 @@ class Tail:
 
 def tail(pattern: str, window: int, flags: int = re.ASCII) -> Tail:
     return Tail(re.compile(pattern, flags), window)
+
+
+def fold(text: str) -> str:
+    """``text`` lower-cased without changing its length."""
+    lowered = text.lower()
+    if len(lowered) == len(text):
+        return lowered
+    return "".join(c if len(low := c.lower()) != 1 else low for c in text)
+
+
+def lead(first: str, edge: str) -> str:
+    """Regex: one character of class ``first`` that is not preceded by one of class ``edge``."""
+    return f"{first}(?<!{edge}{first})"
 
 
 def non_overlapping(found: Iterable[Finding]) -> list[Finding]:

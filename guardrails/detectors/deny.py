@@ -11,15 +11,7 @@ from __future__ import annotations
 
 import ahocorasick
 
-from .base import Finding, non_overlapping
-
-
-def fold(text: str) -> str:
-    """``text`` lower-cased without changing its length."""
-    lowered = text.lower()
-    if len(lowered) == len(text):
-        return lowered
-    return "".join(c if len(low := c.lower()) != 1 else low for c in text)
+from .base import Finding, fold, non_overlapping
 
 
 def _word(c: str) -> bool:

@@ -16,87 +16,124 @@ it exists so that security questions are not blocked, and the weights were set o
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from registry.policy_spec import DEFAULT_INJECTION_THRESHOLD
 
-from .base import Finding, non_overlapping
+from .base import Finding, fold, non_overlapping
 
-_F = re.IGNORECASE
-_ALL = r"(?:(?:all|any|every|each|the|of|your|these|those|its)\s+){0,3}"
+_ALL = r"(?:(?:all|any|every|each|the|of|your|these|those|its)\s{1,4}){0,3}"
 _BEFORE = r"(?:previous|prior|above|earlier|preceding|foregoing|former|initial|original|system|developer|existing)"
 _ORDERS = r"(?:instructions?|prompts?|rules?|directions?|directives?|guidelines?|messages?|context|commands?|constraints?|orders|programming|guardrails)"
 
 
 @dataclass(frozen=True, slots=True)
 class InjectionPattern:
+    """A phrase and its weight; ``needles``: groups of lower-case words, the regex runs only when every group
+    has one of its words in the lower-cased text. A substring test costs ~3 µs on a 2,000-token prompt, a
+    regex ~150 µs (re tries every position), so most texts skip every regex; the first group is the rarest,
+    and each word is looked up once per text (``score``)."""
+
     label: str
     weight: float
+    needles: tuple[tuple[str, ...], ...]
     regex: re.Pattern[str]
 
+    def may_match(self, has: Callable[[str], bool]) -> bool:
+        return all(any(has(n) for n in group) for group in self.needles)
 
-def _p(label: str, weight: float, pattern: str) -> InjectionPattern:
-    return InjectionPattern(label, weight, re.compile(pattern, _F))
+
+def _p(label: str, weight: float, needles: str, pattern: str) -> InjectionPattern:
+    groups = tuple(tuple(g.split("|")) for g in needles.split(" / "))  # "a|b / c": (a or b) and c
+    return InjectionPattern(label, weight, groups, re.compile(pattern))
 
 
+_S = r"\s{1,4}"
+_VERBS = "ignore|disregard|forget|skip|override|bypass|discard|neglect"
+_NOUNS = "instruction|prompt|rule|direction|directive|guideline|message|context|command|constraint|order|programming|guardrail"
+
+# Patterns are lower case and run on the lower-cased text (no IGNORECASE: re is several times faster without it).
 PATTERNS = (
-    _p("ignore_instructions", 0.6,
-       rf"\b(?:ignore|disregard|forget|skip|override|bypass|discard|neglect)\s+{_ALL}{_BEFORE}\s+{_ORDERS}"),
-    _p("ignore_instructions", 0.6,
-       rf"\b(?:ignore|disregard|forget|override|bypass)\s+{_ALL}(?:your|the\s+system'?s?)\s+"
-       r"(?:instructions|rules|guidelines|programming|training|restrictions|safety\s+\w+|system\s+prompt|policies|guardrails|filters)"),
-    _p("disregard_above", 0.55,
-       r"\b(?:disregard|ignore|forget)\s+(?:(?:everything|all|anything|whatever|the)\s+)?(?:(?:that\s+)?(?:was\s+)?(?:written|said|stated)\s+)?"
-       r"(?:above|before\s+this|prior\s+to\s+this|(?:you(?:'ve|\s+have|\s+were)\s+(?:been\s+)?(?:told|given|instructed)))"),
-    _p("dan", 0.6, r"\b(?:you\s+are\s+(?:now\s+)?|act\s+as\s+|pretend\s+to\s+be\s+|become\s+|you'?re\s+(?:now\s+)?)(?:an?\s+)?"
-                   r"(?:DAN|STAN|DUDE|AIM|jailbroken|unfiltered|uncensored|unrestricted|evil\s+(?:AI|assistant|twin))\b"),
-    _p("dan", 0.6, r"\bDo\s+Anything\s+Now\b"),
-    _p("jailbreak_mode", 0.55, r"\b(?:god|jailbreak|jailbroken|DAN|unrestricted|unfiltered|uncensored|evil|no[-\s]limits?)\s+mode\b"),
-    _p("developer_mode", 0.3, r"\b(?:developer|dev|debug|admin|sudo|maintenance)\s+mode\b"),
-    _p("developer_mode", 0.35, r"\b(?:developer|DAN|jailbreak)\s+mode\s+(?:is\s+)?(?:now\s+)?(?:enabled|activated)\b"),
-    _p("reveal_system_prompt", 0.55,
-       r"\b(?:reveal|show|print|output|display|repeat|tell|give|leak|dump|write\s+out|recite|share|expose|return|copy)\s+"
-       r"(?:me\s+|us\s+)?(?:back\s+)?(?:your|the)\s+(?:(?:full|entire|original|hidden|secret|initial|exact|complete|confidential|whole|verbatim)\s+)*"
-       r"(?:system\s+(?:prompt|message|instructions)|initial\s+(?:prompt|instructions)|hidden\s+(?:prompt|instructions)|"
-       r"instructions\s+(?:above|you\s+were\s+given)|prompt\s+above|developer\s+(?:prompt|message)|pre-?prompt|text\s+above)"),
-    _p("reveal_system_prompt", 0.45,
-       r"\bwhat\s+(?:is|are|was|were)\s+your\s+(?:(?:full|exact|original|initial|hidden|secret)\s+)?"
-       r"(?:system\s+prompt|system\s+message|initial\s+instructions|original\s+instructions|hidden\s+instructions)"),
-    _p("reveal_system_prompt", 0.45, r"\b(?:repeat|print|output)\s+(?:the\s+)?(?:words|text)\s+above\b"),
-    _p("new_instructions", 0.35, r"\b(?:new|updated|real|actual|true|secret|override)\s+instructions?\s*:"),
-    _p("new_instructions", 0.3, r"\bfrom\s+now\s+on,?\s+you\s+(?:will|are|must|shall|have\s+to)\b"),
-    _p("no_restrictions", 0.45, r"\byou\s+(?:have|has|now\s+have)\s+no\s+(?:restrictions|limitations|rules|filters|guidelines|limits|boundaries|ethics|morals)"),
-    _p("no_restrictions", 0.45,
-       r"\b(?:not|never|no\s+longer)\s+(?:be\s+)?(?:bound|restricted|limited)\s+by\s+(?:any\s+)?(?:rules|guidelines|polic(?:y|ies)|"
-       r"restrictions|openai|anthropic|ethics|content\s+polic(?:y|ies))"),
-    _p("no_restrictions", 0.5,
-       r"\b(?:bypass|circumvent|evade|disable|turn\s+off|deactivate|remove)\s+(?:all\s+)?(?:of\s+)?(?:your|the|its)\s+"
-       r"(?:safety|content|ethical|moderation)\s+(?:filters?|guidelines|polic(?:y|ies)|restrictions|guardrails|protocols|settings)"),
-    _p("no_restrictions", 0.5,
-       r"\b(?:pretend|imagine|act\s+as\s+if|suppose)\s+(?:that\s+)?you\s+(?:are|have|were|had)\s+(?:an?\s+AI\s+)?(?:with\s+)?no\s+"
-       r"(?:rules|restrictions|filters|limits|limitations|guidelines|content\s+polic(?:y|ies))"),
-    _p("no_longer_assistant", 0.5,
-       r"\byou\s+are\s+no\s+longer\s+(?:an?\s+)?(?:AI|assistant|language\s+model|ChatGPT|Claude|bound|restricted|helpful)"),
-    _p("roleplay_marker", 0.25, r"\bstay\s+in\s+character\b"),
-    _p("roleplay_marker", 0.45, r"\[(?:🔓\s*)?(?:JAILBREAK|DAN|DEVELOPER\s+MODE(?:\s+OUTPUT)?)\]"),
-    _p("roleplay_marker", 0.3, r"\b(?:two|both)\s+(?:responses|answers|ways)\b.{0,60}\b(?:jailbroken|unfiltered|DAN|developer\s+mode)\b"),
-    _p("roleplay_marker", 0.2, r"\bjailbr(?:oken|eak)\b"),
-    _p("chat_template", 0.45, r"<\|im_start\|>\s*system|<\|system\|>|<<SYS>>|\[/?INST\]|<\|endoftext\|>|<\|eot_id\|>"),
-    _p("chat_template", 0.35, r"(?:^|\n)\s*#{2,}\s*(?:system|instructions?)\s*(?:prompt)?\s*:?\s*(?:\n|$)"),
-    _p("addressed_to_model", 0.35,
-       r"\b(?:note|message|instructions?|attention)\s+(?:to|for)\s+(?:the\s+)?(?:AI|LLM|assistant|language\s+model|chatbot|model)\b"),
-    _p("addressed_to_model", 0.35, r"\b(?:if|when)\s+you\s+are\s+an?\s+(?:AI|LLM|language\s+model|AI\s+assistant)\b.{0,40}\b(?:must|should|will|ignore)\b"),
-    _p("exfiltration", 0.5,
-       r"\b(?:send|post|forward|upload|exfiltrate|email|transmit)\s+(?:(?:the|all|this|your|my|every)\s+){0,2}"
-       r"(?:conversation|chat\s+history|previous\s+messages|user(?:'s)?\s+data|credentials|secrets?|api\s+keys?|system\s+prompt)\s+to\s+"
-       r"(?:https?://|\S+@|this\s+(?:url|address|endpoint))"),
+    _p("ignore_instructions", 0.6, f"{_VERBS} / {_NOUNS} / previous|prior|above|earlier|preceding|foregoing|former"
+       "|initial|original|system|developer|existing",
+       rf"\b(?:ignore|disregard|forget|skip|override|bypass|discard|neglect){_S}{_ALL}{_BEFORE}{_S}{_ORDERS}"),
+    _p("ignore_instructions", 0.6, "ignore|disregard|forget|override|bypass / your|system",
+       rf"\b(?:ignore|disregard|forget|override|bypass){_S}{_ALL}(?:your|the{_S}system'?s?){_S}"
+       rf"(?:instructions|rules|guidelines|programming|training|restrictions|safety{_S}\w+|system{_S}prompt|policies"
+       r"|guardrails|filters)"),
+    _p("disregard_above", 0.55, "disregard|ignore|forget / above|before|prior|told|given|instructed",
+       rf"\b(?:disregard|ignore|forget){_S}(?:(?:everything|all|anything|whatever|the){_S})?"
+       rf"(?:(?:that{_S})?(?:was{_S})?(?:written|said|stated){_S})?"
+       rf"(?:above|before{_S}this|prior{_S}to{_S}this|(?:you(?:'ve|{_S}have|{_S}were){_S}(?:been{_S})?(?:told|given|instructed)))"),
+    _p("dan", 0.6, "dan|stan|dude|aim|jailbr|unfilter|uncensor|unrestrict|evil / you|act|pretend|become",
+       rf"\b(?:you{_S}are{_S}(?:now{_S})?|act{_S}as{_S}|pretend{_S}to{_S}be{_S}|become{_S}|you'?re{_S}(?:now{_S})?)(?:an?{_S})?"
+       rf"(?:dan|stan|dude|aim|jailbroken|unfiltered|uncensored|unrestricted|evil{_S}(?:ai|assistant|twin))\b"),
+    _p("dan", 0.6, "anything / now", rf"\bdo{_S}anything{_S}now\b"),
+    _p("jailbreak_mode", 0.55, "mode / god|jailbr|dan|unrestrict|unfilter|uncensor|evil|limit",
+       rf"\b(?:god|jailbreak|jailbroken|dan|unrestricted|unfiltered|uncensored|evil|no[-\s]limits?){_S}mode\b"),
+    _p("developer_mode", 0.3, "mode / developer|dev|debug|admin|sudo|maintenance",
+       rf"\b(?:developer|dev|debug|admin|sudo|maintenance){_S}mode\b"),
+    _p("developer_mode", 0.35, "mode / enabled|activated",
+       rf"\b(?:developer|dan|jailbreak){_S}mode{_S}(?:is{_S})?(?:now{_S})?(?:enabled|activated)\b"),
+    _p("reveal_system_prompt", 0.55, "system|initial|hidden|above|developer|pre-prompt|preprompt / prompt|instructions|message|text / your|the",
+       rf"\b(?:reveal|show|print|output|display|repeat|tell|give|leak|dump|write{_S}out|recite|share|expose|return|copy){_S}"
+       rf"(?:me{_S}|us{_S})?(?:back{_S})?(?:your|the){_S}"
+       rf"(?:(?:full|entire|original|hidden|secret|initial|exact|complete|confidential|whole|verbatim){_S}){{0,3}}"
+       rf"(?:system{_S}(?:prompt|message|instructions)|initial{_S}(?:prompt|instructions)|hidden{_S}(?:prompt|instructions)|"
+       rf"instructions{_S}(?:above|you{_S}were{_S}given)|prompt{_S}above|developer{_S}(?:prompt|message)|pre-?prompt"
+       rf"|text{_S}above)"),
+    _p("reveal_system_prompt", 0.45, "your / system|initial|original|hidden / what",
+       rf"\bwhat{_S}(?:is|are|was|were){_S}your{_S}(?:(?:full|exact|original|initial|hidden|secret){_S})?"
+       rf"(?:system{_S}prompt|system{_S}message|initial{_S}instructions|original{_S}instructions|hidden{_S}instructions)"),
+    _p("reveal_system_prompt", 0.45, "above / repeat|print|output",
+       rf"\b(?:repeat|print|output){_S}(?:the{_S})?(?:words|text){_S}above\b"),
+    _p("new_instructions", 0.35, "instruction / new|updated|real|actual|true|secret|override",
+       r"\b(?:new|updated|real|actual|true|secret|override)\s{1,4}instructions?\s{0,4}:"),
+    _p("new_instructions", 0.3, "from now on", rf"\bfrom{_S}now{_S}on,?{_S}you{_S}(?:will|are|must|shall|have{_S}to)\b"),
+    _p("no_restrictions", 0.45, "you / restriction|limitation|rule|filter|guideline|limit|boundar|ethic|moral / have|has",
+       rf"\byou{_S}(?:have|has|now{_S}have){_S}no{_S}"
+       r"(?:restrictions|limitations|rules|filters|guidelines|limits|boundaries|ethics|morals)"),
+    _p("no_restrictions", 0.45, "bound by|restricted by|limited by",
+       rf"\b(?:not|never|no{_S}longer){_S}(?:be{_S})?(?:bound|restricted|limited){_S}by{_S}(?:any{_S})?"
+       rf"(?:rules|guidelines|polic(?:y|ies)|restrictions|openai|anthropic|ethics|content{_S}polic(?:y|ies))"),
+    _p("no_restrictions", 0.5, "safety|content|ethical|moderation / bypass|circumvent|evade|disable|turn|deactivate|remove",
+       rf"\b(?:bypass|circumvent|evade|disable|turn{_S}off|deactivate|remove){_S}(?:all{_S})?(?:of{_S})?(?:your|the|its){_S}"
+       rf"(?:safety|content|ethical|moderation){_S}(?:filters?|guidelines|polic(?:y|ies)|restrictions|guardrails|protocols"
+       r"|settings)"),
+    _p("no_restrictions", 0.5, "pretend|imagine|act|suppose / rules|restrictions|filters|limits|limitations|guidelines|polic",
+       rf"\b(?:pretend|imagine|act{_S}as{_S}if|suppose){_S}(?:that{_S})?you{_S}(?:are|have|were|had){_S}(?:an?{_S}ai{_S})?"
+       rf"(?:with{_S})?no{_S}(?:rules|restrictions|filters|limits|limitations|guidelines|content{_S}polic(?:y|ies))"),
+    _p("no_longer_assistant", 0.5, "no longer",
+       rf"\byou{_S}are{_S}no{_S}longer{_S}(?:an?{_S})?"
+       r"(?:ai|assistant|language\s{1,4}model|chatgpt|claude|bound|restricted|helpful)"),
+    _p("roleplay_marker", 0.25, "in character", rf"\bstay{_S}in{_S}character\b"),
+    _p("roleplay_marker", 0.45, "jailbreak|dan|developer / [", r"\[(?:🔓\s{0,4})?(?:jailbreak|dan|developer\s{1,4}mode(?:\s{1,4}output)?)\]"),
+    _p("roleplay_marker", 0.3, "jailbr|unfilter|dan|developer / two|both / responses|answers|ways",
+       rf"\b(?:two|both){_S}(?:responses|answers|ways)\b.{{0,60}}\b(?:jailbroken|unfiltered|dan|developer{_S}mode)\b"),
+    _p("roleplay_marker", 0.2, "jailbr", r"\bjailbr(?:oken|eak)\b"),
+    _p("chat_template", 0.45, "im_start|<<sys|inst]|endoftext|eot_id|system",
+       r"<\|im_start\|>\s{0,4}system|<\|system\|>|<<sys>>|\[/?inst\]|<\|endoftext\|>|<\|eot_id\|>"),
+    _p("chat_template", 0.35, "## / system|instruction",
+       r"(?:^|\n)[ \t]{0,4}#{2,6}[ \t]{0,4}(?:system|instructions?)[ \t]{0,4}(?:prompt)?[ \t]{0,4}:?[ \t]{0,4}(?:\n|$)"),
+    _p("addressed_to_model", 0.35, "note to|note for|message to|message for|instructions for|instruction for|attention / ai|llm|assistant|chatbot|model",
+       rf"\b(?:note|message|instructions?|attention){_S}(?:to|for){_S}(?:the{_S})?"
+       r"(?:ai|llm|assistant|language\s{1,4}model|chatbot|model)\b"),
+    _p("addressed_to_model", 0.35, "you are a / ai|llm|model|assistant / must|should|will|ignore",
+       rf"\b(?:if|when){_S}you{_S}are{_S}an?{_S}(?:ai|llm|language{_S}model|ai{_S}assistant)\b.{{0,40}}"
+       r"\b(?:must|should|will|ignore)\b"),
+    _p("exfiltration", 0.5, "conversation|history|previous|user|credential|secret|api|prompt / send|post|forward|upload|exfiltrate|email"
+       " transmit / http @ url address endpoint",
+       rf"\b(?:send|post|forward|upload|exfiltrate|email|transmit){_S}(?:(?:the|all|this|your|my|every){_S}){{0,2}}"
+       rf"(?:conversation|chat{_S}history|previous{_S}messages|user(?:'s)?{_S}data|credentials|secrets?|api{_S}keys?"
+       rf"|system{_S}prompt){_S}to{_S}(?:https?://|\S{{1,64}}@|this{_S}(?:url|address|endpoint))"),
 )
 
 # Talking about injection rather than doing it: the text's subject is prompt injection or jailbreaks.
-_DISCUSSION = re.compile(
-    r"\bprompt[\s-]injections?\b|\bjailbreak(?:s|ing)?\s+(?:attempts?|attacks?|prompts?|techniques?|detection)\b"
+_DISCUSSION = re.compile(  # on the lower-cased text
+    r"\bprompt[\s-]injections?\b|\bjailbreak(?:s|ing)?\s{1,4}(?:attempts?|attacks?|prompts?|techniques?|detection)\b"
     r"|\b(?:detect|detecting|detection|prevent|preventing|defend|defending|defen[cs]e|mitigat\w*|classif\w*|guardrails?"
-    r"|red[\s-]team\w*|adversarial|attackers?|security\s+(?:training|awareness|research))\b", _F)
+    r"|red[\s-]team\w*|adversarial|attackers?|security\s{1,4}(?:training|awareness|research))\b")
 _QUOTES = "\"'“”‘’«»`"
 QUOTED_FACTOR = 0.35
 DISCUSSION_FACTOR = 0.5
@@ -111,11 +148,24 @@ def _quoted(text: str, start: int, end: int) -> bool:
 
 def score(text: str) -> tuple[float, list[Finding]]:
     """The text's combined score and one (unscored) finding per matched phrase."""
-    discussion = _DISCUSSION.search(text) is not None
+    lowered = fold(text)
+    seen: dict[str, bool] = {}
+
+    def has(needle: str) -> bool:
+        found = seen.get(needle)
+        if found is None:
+            found = seen[needle] = needle in lowered
+        return found
+
+    discussion: bool | None = None
     weights: dict[str, float] = {}
     spans: list[Finding] = []
     for pattern in PATTERNS:
-        for m in pattern.regex.finditer(text):
+        if not pattern.may_match(has):
+            continue
+        for m in pattern.regex.finditer(lowered):
+            if discussion is None:
+                discussion = _DISCUSSION.search(lowered) is not None
             w = pattern.weight
             if _quoted(text, m.start(), m.end()):
                 w *= QUOTED_FACTOR

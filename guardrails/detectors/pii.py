@@ -29,28 +29,39 @@ import phonenumbers
 from stdnum import iban as stdnum_iban
 from stdnum import luhn, numdb
 
-from .base import PatternDetector, PatternRule, tail
+from .base import PatternDetector, PatternRule, lead, tail
 
 _A = re.ASCII
 
 # --- e-mail -----------------------------------------------------------------------------------------------
 
-_EMAIL = re.compile(
-    r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]{1,64}@"
-    r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,8}[A-Za-z]{2,24}(?![A-Za-z0-9-])", _A)
+_AT = re.compile("@")
+_LOCAL = re.compile(r"[A-Za-z0-9._%+-]{1,64}", _A)  # matched on the reversed 65 characters before '@'
+_LOCAL_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._%+-")
+_DOMAIN = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,8}[A-Za-z]{2,24}(?![A-Za-z0-9-])", _A)
 
 
 def _email(m: re.Match[str]) -> tuple[int, int, str] | None:
-    text, start, end = m.string, m.start(), m.end()
-    if text.startswith("git@", start) and end < len(text) and text[end] == ":":
+    """Each '@' (a literal, found at C speed), grown to the local part before and the domain after."""
+    text, at = m.string, m.start()
+    local = _LOCAL.match(text[max(0, at - 65):at][::-1])
+    if not local:
         return None
-    local = text[start:text.index("@", start)]
-    if local.startswith(".") or local.endswith("."):
+    start = at - local.end()
+    if start > 0 and text[start - 1] in _LOCAL_CHARS:
+        return None  # a run longer than a local part may be
+    domain = _DOMAIN.match(text, at + 1, at + 320)
+    if not domain:
+        return None
+    end = domain.end()
+    if text[start] == "." or text[at - 1] == ".":
+        return None
+    if text.startswith("git@", start) and end < len(text) and text[end] == ":":
         return None
     return start, end, "email"
 
 
-EMAIL = PatternDetector("email", [PatternRule(_EMAIL, _email, needles=("@",))], [
+EMAIL = PatternDetector("email", [PatternRule(_AT, _email)], [
     # reversed: domain characters, '@', local part; or a trailing run that could become a local part
     tail(r"[A-Za-z0-9.-]{0,253}@[A-Za-z0-9._%+-]{1,64}", 330),
     tail(r"[A-Za-z0-9._%+-]{1,64}", 64),
@@ -58,8 +69,12 @@ EMAIL = PatternDetector("email", [PatternRule(_EMAIL, _email, needles=("@",))], 
 
 # --- phone ------------------------------------------------------------------------------------------------
 
+# digit groups joined by one separator each (" ", ".", "-", ") ", " ("), so a sentence's ". " ends a number
 _PHONE = re.compile(
-    r"(?<![0-9A-Za-z_+#$/.:@=-])(?:\+ ?)?\(?[0-9][0-9 ().-]{5,22}[0-9](?![0-9A-Za-z_]|[.-][0-9])", _A)
+    lead("[0-9+(]", "[0-9A-Za-z_+#$/.@=(-]") + r"(?=[0-9 ().+-]{6})"  # a start, and room for 7 characters
+    r"(?:(?<=\+) ?(?=[0-9])|(?<=\()(?=[0-9])|(?<=[0-9]))"  # what the first character was
+    r"[0-9]{0,15}(?:(?:[ .-]|\) ?| ?\()[0-9]{1,12}){0,6}\)?(?![0-9A-Za-z_]|[.-][0-9])", _A)
+_GROUPS = re.compile(r"[0-9]+", _A)
 _PHONE_WORDS = ("phone", "tel", "call", "mobile", "cell", "fax", "whatsapp", "sms", "text me", "ring",
                 "dial", "contact", "reach me", "telefon", "téléphone", "handy", "móvil", "numero")
 _PHONE_CONTEXT = re.compile("|".join(re.escape(w) for w in _PHONE_WORDS))
@@ -69,6 +84,9 @@ _ID_CONTEXT = re.compile(
 
 
 def _phone_number(candidate: str) -> phonenumbers.PhoneNumber | None:
+    groups = _GROUPS.findall(candidate)
+    if not 7 <= sum(len(g) for g in groups) <= 15 or sum(len(g) == 1 for g in groups) > 1:
+        return None  # too short or long for E.164, or "1 2 3 4 5 6 7": a list of numbers
     try:
         number = phonenumbers.parse(candidate, "US")
     except phonenumbers.NumberParseException:
@@ -79,6 +97,10 @@ def _phone_number(candidate: str) -> phonenumbers.PhoneNumber | None:
 def _phone(m: re.Match[str]) -> tuple[int, int, str] | None:
     text, start, end = m.string, m.start(), m.end()
     candidate = m.group()
+    if len(candidate) < 7 or (start and text[start - 1] == ":" and candidate[0] != "+"):
+        return None  # after ':' only "tel:+1...": not times, ports, or "id:4155552671"
+    if candidate.endswith(")") and "(" not in candidate:
+        candidate, end = candidate[:-1], end - 1
     before = text[max(0, start - 32):start].lower()
     phone_context = _PHONE_CONTEXT.search(before) is not None
     if not phone_context:
@@ -87,16 +109,18 @@ def _phone(m: re.Match[str]) -> tuple[int, int, str] | None:
         if candidate[0] != "+" and candidate.isdigit():
             return None
     number = _phone_number(candidate)
-    if number is None:
-        # "415 555 2671 2 lines": retry without the last group once
+    for _ in range(3):
+        if number is not None:
+            break
+        # "415 555 2671 2 lines": retry without the last group (a few times)
         cut = max(candidate.rfind(" "), candidate.rfind("-"), candidate.rfind("."))
-        if cut <= 6:
+        if cut < 7:
             return None
         candidate = candidate[:cut].rstrip(" .-(")
         number = _phone_number(candidate)
-        if number is None:
-            return None
-        end = start + len(candidate)
+    if number is None:
+        return None
+    end = start + len(candidate)
     region = phonenumbers.region_code_for_number(number) or ""
     return start, end, f"phone_{region.lower()}" if region else "phone"
 
@@ -111,9 +135,9 @@ PHONE = PatternDetector("phone", [PatternRule(_PHONE, _phone)], [
 # --- payment cards ----------------------------------------------------------------------------------------
 
 _CARD = re.compile(
-    r"(?<![0-9A-Za-z_-])(?:[0-9]{13,19}"
-    r"|[0-9]{4}([ -])[0-9]{4}\1[0-9]{4}\1[0-9]{4}(?:\1[0-9]{3})?"
-    r"|[0-9]{4}([ -])[0-9]{6}\2[0-9]{4,5})(?![0-9A-Za-z_])", _A)
+    lead("[2-6]", "[0-9A-Za-z_-]") + r"(?:[0-9]{12,18}"
+    r"|[0-9]{3}([ -])[0-9]{4}\1[0-9]{4}\1[0-9]{4}(?:\1[0-9]{3})?"
+    r"|[0-9]{3}([ -])[0-9]{6}\2[0-9]{4,5})(?![0-9A-Za-z_])", _A)
 
 
 def _card(m: re.Match[str]) -> tuple[int, int, str] | None:
@@ -139,7 +163,7 @@ PAYMENT_CARD = PatternDetector("payment_card", [PatternRule(_CARD, _card)], [tai
 
 # --- IBAN -------------------------------------------------------------------------------------------------
 
-_IBAN = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,34}(?![a-z0-9])", _A)
+_IBAN = re.compile(lead("[A-Z]", "[A-Za-z0-9]") + r"[A-Z][0-9]{2}(?: ?[A-Z0-9]){11,34}(?![a-z0-9])", _A)
 _IBAN_DB = numdb.get("iban")
 _BBAN_PART = re.compile(r"([0-9]+)!")
 _iban_lengths: dict[str, int] = {}
@@ -173,8 +197,15 @@ IBAN = PatternDetector("iban", [PatternRule(_IBAN, _iban)], [tail(r"[A-Z0-9 ]{1,
 
 # --- IP addresses -----------------------------------------------------------------------------------------
 
-_IPV4 = re.compile(r"(?<![0-9A-Za-z_.])(?:[0-9]{1,3}\.){3}[0-9]{1,3}(?![0-9A-Za-z_]|\.[0-9])", _A)
-_IPV6 = re.compile(r"(?<![0-9A-Za-z_:.%])(?=[0-9A-Fa-f]{0,4}:)[0-9A-Fa-f:.]{3,45}(?![0-9A-Za-z_:])", _A)
+_IPV4 = re.compile(lead("[0-9]", "[0-9A-Za-z_.]") + r"[0-9]{0,2}\.(?:[0-9]{1,3}\.){2}[0-9]{1,3}"
+                   r"(?![0-9A-Za-z_]|\.[0-9])", _A)
+# IPv6: a compressed address has "::" (a literal: found at C speed), a full one eight groups (its second
+# group starts at a ':'); both grow outwards from there, and where they start is checked after.
+_IPV6_COMPRESSED = re.compile(r"::")
+_IPV6_FULL = re.compile(r":[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){6}(?![0-9A-Za-z_:])", _A)
+_HEX_BEFORE = re.compile(r"[0-9A-Fa-f:]{0,34}", _A)  # on the reversed characters before the anchor
+_HEX_AFTER = re.compile(r"[0-9A-Fa-f:.]{0,41}", _A)
+_IPV6_EDGE = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_:.%")
 _VERSION_CONTEXT = re.compile(r"(?:version|ver\.?|release|build|firmware|rev|v)\s?$")
 
 
@@ -197,7 +228,13 @@ def _ipv4(m: re.Match[str]) -> tuple[int, int, str] | None:
 
 
 def _ipv6(m: re.Match[str]) -> tuple[int, int, str] | None:
-    candidate = m.group().rstrip(".")
+    text = m.string
+    before = _HEX_BEFORE.match(text[max(0, m.start() - 34):m.start()][::-1])
+    start = m.start() - (before.end() if before else 0)
+    end = _HEX_AFTER.match(text, m.end(), m.end() + 41).end()
+    if (start and text[start - 1] in _IPV6_EDGE) or (end < len(text) and (text[end].isalnum() or text[end] == "_")):
+        return None
+    candidate = text[start:end].rstrip(".")
     if candidate.count(":") < 2 or not any(c.isdigit() for c in candidate):
         return None
     if sum(c not in ":." for c in candidate) < 4:
@@ -208,10 +245,11 @@ def _ipv6(m: re.Match[str]) -> tuple[int, int, str] | None:
         return None
     if not _reported(address):
         return None
-    return m.start(), m.start() + len(candidate), "ipv6"
+    return start, start + len(candidate), "ipv6"
 
 
 IP_ADDRESS = PatternDetector("ip_address", [
     PatternRule(_IPV4, _ipv4, needles=(".",)),
-    PatternRule(_IPV6, _ipv6, needles=(":",)),
+    PatternRule(_IPV6_COMPRESSED, _ipv6),
+    PatternRule(_IPV6_FULL, _ipv6, needles=(":",)),
 ], [tail(r"[0-9A-Fa-f:.]{1,45}", 45)])

@@ -21,6 +21,7 @@ import base64
 import binascii
 import json
 import re
+import string
 
 from .base import PatternDetector, PatternRule, tail
 
@@ -35,9 +36,13 @@ def _random_looking(body: str) -> bool:
 
 def _key(prefix_re: str, body_re: str, label: str, needles: tuple[str, ...], *, random: bool = False,
          edge: str = _KEY_CHARS) -> PatternRule:
-    regex = re.compile(rf"(?<![{edge}])(?:{prefix_re})(?P<body>{body_re})(?![{edge}])", _A)
+    # The prefix leads (a literal: re finds it at C speed); the character before it is checked after.
+    regex = re.compile(rf"(?:{prefix_re})(?P<body>{body_re})(?![{edge}])", _A)
+    edge_chars = frozenset(re.sub(r"[^_-]", "", edge) + string.ascii_letters + string.digits)
 
     def validate(m: re.Match[str]) -> tuple[int, int, str] | None:
+        if m.start() and m.string[m.start() - 1] in edge_chars:
+            return None
         if random and not _random_looking(m.group("body")):
             return None
         return m.start(), m.end(), label
@@ -83,7 +88,8 @@ API_KEY = PatternDetector("api_key", API_KEY_RULES, [
 # --- private keys -----------------------------------------------------------------------------------------
 
 _PEM_BEGIN = re.compile(r"-----BEGIN (?:[A-Z0-9]{1,12} ){0,3}PRIVATE KEY(?: BLOCK)?-----", _A)
-_PEM_BODY = re.compile(r"[A-Za-z0-9+/=:,.\\ \t\r\n-]*", _A)  # base64 lines, headers, literal "\n"
+# base64 lines, headers ("Proc-Type: 4,ENCRYPTED"), literal "\n" (keys inside JSON); not the next "-----"
+_PEM_BODY = re.compile(r"(?:[A-Za-z0-9+/=:,.\\ \t\r\n]|-(?!----))*", _A)
 _PEM_END = re.compile(r"-----END (?:[A-Z0-9]{1,12} ){0,3}PRIVATE KEY(?: BLOCK)?-----", _A)
 
 
@@ -91,15 +97,10 @@ def _private_key(m: re.Match[str]) -> tuple[int, int, str] | None:
     text = m.string
     body = _PEM_BODY.match(text, m.end(), min(len(text), m.end() + 20_000))
     end = body.end() if body else m.end()
-    # the body class holds '-', so an END line is inside it: cut there and take the END line whole
-    close = text.find("-----END", m.end(), end + 1)
-    if close != -1:
-        end_line = _PEM_END.match(text, close)
-        end = end_line.end() if end_line else close
-    else:
-        end = len(text[:end].rstrip(" \t\r\n\\"))
+    end_line = _PEM_END.match(text, end)
+    end = end_line.end() if end_line else m.end() + len(text[m.end():end].rstrip(" \t\r\n\\"))
     kind = m.group()[len("-----BEGIN "):-len("PRIVATE KEY-----")].strip().lower() or "pkcs8"
-    return m.start(), max(end, m.end()), f"private_key_{kind.replace(' ', '_')}"
+    return m.start(), end, f"private_key_{kind.replace(' ', '_')}"
 
 
 class PrivateKeyDetector(PatternDetector):
@@ -140,11 +141,12 @@ def is_placeholder(value: str, *, user: str = "") -> bool:
     return folded in _PLACEHOLDER_WORDS or folded.startswith(("your_", "<", "{{", "$")) or "{{" in v
 
 
+# Anchored on "://" (a literal, found at C speed); the scheme before it is checked after.
 _URL_PASSWORD = re.compile(
-    r"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]{1,30}://(?P<user>[^\s:/@?#\"'<>]{0,128})"
-    r":(?P<value>[^\s/@?#\"'<>]{1,256})@(?=[A-Za-z0-9\[_-])", _A)
+    r"://(?P<user>[^\s:/@?#\"'<>]{0,128}):(?P<value>[^\s/@?#\"'<>]{1,256})@(?=[A-Za-z0-9\[_-])", _A)
+_SCHEME = re.compile(r"[A-Za-z0-9+.-]{0,30}[A-Za-z]", _A)  # matched on the reversed characters before "://"
 _FIELD_PASSWORD = re.compile(
-    r"(?:(?<=[;?&])|(?<=[;?&] )|(?<=^)|(?<=[\"'\s]))(?:password|pwd)\s{0,3}=\s{0,3}"
+    r"(?:password|pwd)\s{0,3}=\s{0,3}"
     r"(?P<value>\{[^}\r\n]{1,256}\}|\"[^\"\r\n]{1,256}\"|'[^'\r\n]{1,256}'|[^;\s\"']{1,256})",
     _A | re.IGNORECASE | re.MULTILINE)
 _CONNECTION_CONTEXT = re.compile(
@@ -154,6 +156,8 @@ _USER_FIELD = re.compile(r"(?:uid|user id|user|username)\s{0,3}=\s{0,3}([^;&\s\"
 
 
 def _url_password(m: re.Match[str]) -> tuple[int, int, str] | None:
+    if not _SCHEME.match(m.string[max(0, m.start() - 32):m.start()][::-1]):
+        return None
     if is_placeholder(m.group("value"), user=m.group("user")):
         return None
     return m.start("value"), m.end("value"), "url_password"
@@ -161,9 +165,11 @@ def _url_password(m: re.Match[str]) -> tuple[int, int, str] | None:
 
 def _field_password(m: re.Match[str]) -> tuple[int, int, str] | None:
     text = m.string
-    line_start = text.rfind("\n", 0, m.start()) + 1
-    line_end = text.find("\n", m.end())
-    line = text[max(line_start, m.start() - 300):min(line_end if line_end != -1 else len(text), m.end() + 300)]
+    if m.start() and text[m.start() - 1] not in ";?& \t\r\n\"'":
+        return None  # db_password=, mypwd=: a name of one's own, not a connection string's field
+    line_start = text.rfind("\n", max(0, m.start() - 300), m.start()) + 1 or max(0, m.start() - 300)
+    line_end = text.find("\n", m.end(), m.end() + 300)
+    line = text[line_start:line_end if line_end != -1 else m.end() + 300]
     if not _CONNECTION_CONTEXT.search(line):
         return None
     user = _USER_FIELD.search(line)
