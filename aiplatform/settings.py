@@ -280,6 +280,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "aiplatform.context_processors.navigation",
                 "portal.context_processors.notifications",
+                "portal.context_processors.guardrail_links",
             ],
         },
     },

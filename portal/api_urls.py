@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from portal import api, api_limits, api_usage
+from portal import api, api_guardrails, api_limits, api_usage
 
 router = SimpleRouter()
 router.register("applications", api.ApplicationViewSet, basename="api-application")
@@ -26,4 +26,8 @@ urlpatterns += [
 # Limit settings of a key, subscription, application, team or model (portal.api_limits).
 urlpatterns += [
     path("limits/<str:level>/<int:id>/", api_limits.LimitSettingsView.as_view(), name="api-limits"),
+]
+# The guardrails dry-run: a policy run on a pasted text, nothing kept (portal.api_guardrails).
+urlpatterns += [
+    path("guardrails/dry-run/", api_guardrails.DryRunView.as_view(), name="api-guardrails-dry-run"),
 ]

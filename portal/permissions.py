@@ -76,3 +76,29 @@ def _may_view_shadows(user, alias) -> bool:
 
 # Shadow traffic's answers (any team's mirrored calls) are compared by the alias's owners and platform admins.
 register("shadow.view", platform_roles=(PlatformRole.MODEL_OWNER,), also=_may_view_shadows)
+
+
+def may_view_guardrails(user) -> bool:
+    """Platform auditors and admins (every team's decisions) and the admins of a team (their team's)."""
+    from aiplatform.models import Membership
+
+    if user.is_platform_admin or user.is_auditor:
+        return True
+    return Membership.objects.filter(user=user, role__in=TenantRole.ADMIN.at_least()).exists()
+
+
+def may_dry_run(user) -> bool:
+    """Platform auditors and admins, and the developers (and up) of any team."""
+    from aiplatform.models import Membership
+
+    if user.is_platform_admin or user.is_auditor:
+        return True
+    return Membership.objects.filter(user=user, role__in=TenantRole.DEVELOPER.at_least()).exists()
+
+
+# Guardrail decisions: a team's admins read their team's (checked per team), auditors every team's.
+register("guardrails.view", tenant_role=TenantRole.ADMIN, platform_roles=(PlatformRole.AUDITOR,))
+# The dry-run keeps nothing; a team's developers try the policies that may apply to their calls.
+register("guardrails.dry_run", tenant_role=TenantRole.DEVELOPER, platform_roles=(PlatformRole.AUDITOR,))
+# A call's kept text is read by platform auditors alone (not platform admins without the auditor role).
+register("payload.view", platform_roles=(PlatformRole.AUDITOR,), also=lambda user, obj: user.is_auditor)

@@ -9,6 +9,7 @@ from portal import (
     views,
     views_card,
     views_feedback,
+    views_guardrails,
     views_health,
     views_limits,
     views_shadow,
@@ -61,4 +62,7 @@ urlpatterns = [
     path("endpoints/health/", views_health.endpoint_health, name="endpoint_health"),
     path("variants/<str:alias>/", views_variants.variant_comparison, name="variant_comparison"),
     path("shadow/", views_shadow.shadow_comparison, name="shadow_comparison"),
+    path("guardrails/", views_guardrails.guardrails_dashboard, name="guardrails"),
+    path("guardrails/dry-run/", views_guardrails.dry_run_page, name="guardrails_dry_run"),
+    path("guardrails/payloads/<str:request_id>/", views_guardrails.payload_record, name="guardrails_payload"),
 ]
