@@ -39,7 +39,7 @@ class DryRunForm(forms.Form):
                            help_text=f"Up to {dry_run.MAX_TEXT_CHARS:,} characters. It is not kept or logged.")
     policy = forms.ChoiceField(required=False, label="Policy")
     document = forms.CharField(widget=forms.Textarea(attrs={"rows": 6, "spellcheck": "false"}), required=False,
-                               max_length=dry_run.MAX_DOCUMENT_CHARS, label="Or an ad-hoc policy document (YAML)",
+                               max_length=dry_run.MAX_DOCUMENT_CHARS, label="Or an ad-hoc document (YAML)",
                                help_text="input: [{detector: email, action: mask}] … — used instead of the policy "
                                          "above when given.")
 
