@@ -104,14 +104,18 @@ PATTERNS = (
     _p("no_restrictions", 0.5, "pretend|imagine|act|suppose / rules|restrictions|filters|limits|limitations|guidelines|polic",
        rf"\b(?:pretend|imagine|act{_S}as{_S}if|suppose){_S}(?:that{_S})?you{_S}(?:are|have|were|had){_S}(?:an?{_S}ai{_S})?"
        rf"(?:with{_S})?no{_S}(?:rules|restrictions|filters|limits|limitations|guidelines|content{_S}polic(?:y|ies))"),
+    _p("unrestricted_ai", 0.4, "without|with no / limits|restrictions|filters|rules|guidelines|censorship",
+       rf"\b(?:ai|assistant|model|chatbot|bot){_S}(?:without|with{_S}no){_S}(?:any{_S})?"
+       r"(?:limits|restrictions|filters|rules|guidelines|censorship)\b"),
     _p("no_longer_assistant", 0.5, "no longer",
        rf"\byou{_S}are{_S}no{_S}longer{_S}(?:an?{_S})?"
        r"(?:ai|assistant|language\s{1,4}model|chatgpt|claude|bound|restricted|helpful)"),
-    _p("roleplay_marker", 0.25, "in character", rf"\bstay{_S}in{_S}character\b"),
-    _p("roleplay_marker", 0.45, "jailbreak|dan|developer / [", r"\[(?:🔓\s{0,4})?(?:jailbreak|dan|developer\s{1,4}mode(?:\s{1,4}output)?)\]"),
-    _p("roleplay_marker", 0.3, "jailbr|unfilter|dan|developer / two|both / responses|answers|ways",
-       rf"\b(?:two|both){_S}(?:responses|answers|ways)\b.{{0,60}}\b(?:jailbroken|unfiltered|dan|developer{_S}mode)\b"),
-    _p("roleplay_marker", 0.2, "jailbr", r"\bjailbr(?:oken|eak)\b"),
+    _p("stay_in_character", 0.25, "in character", rf"\bstay{_S}in{_S}character\b"),
+    _p("jailbreak_tag", 0.45, "jailbreak|dan|developer / [", r"\[(?:🔓\s{0,4})?(?:jailbreak|dan|developer\s{1,4}mode(?:\s{1,4}output)?)\]"),
+    _p("dual_response", 0.3, "jailbr|unfilter|dan|developer / two|both|twice / responses|answers|ways|normally",
+       rf"\b(?:(?:two|both){_S}(?:responses|answers|ways)|(?:respond|answer){_S}twice)\b.{{0,80}}"
+       rf"\b(?:jailbroken|unfiltered|dan|developer{_S}mode)\b"),
+    _p("jailbreak_word", 0.2, "jailbr", r"\bjailbr(?:oken|eak)\b"),
     _p("chat_template", 0.45, "im_start|<<sys|inst]|endoftext|eot_id|system",
        r"<\|im_start\|>\s{0,4}system|<\|system\|>|<<sys>>|\[/?inst\]|<\|endoftext\|>|<\|eot_id\|>"),
     _p("chat_template", 0.35, "## / system|instruction",
@@ -123,7 +127,7 @@ PATTERNS = (
        rf"\b(?:if|when){_S}you{_S}are{_S}an?{_S}(?:ai|llm|language{_S}model|ai{_S}assistant)\b.{{0,40}}"
        r"\b(?:must|should|will|ignore)\b"),
     _p("exfiltration", 0.5, "conversation|history|previous|user|credential|secret|api|prompt / send|post|forward|upload|exfiltrate|email"
-       " transmit / http @ url address endpoint",
+       "|transmit / http|@|url|address|endpoint",
        rf"\b(?:send|post|forward|upload|exfiltrate|email|transmit){_S}(?:(?:the|all|this|your|my|every){_S}){{0,2}}"
        rf"(?:conversation|chat{_S}history|previous{_S}messages|user(?:'s)?{_S}data|credentials|secrets?|api{_S}keys?"
        rf"|system{_S}prompt){_S}to{_S}(?:https?://|\S{{1,64}}@|this{_S}(?:url|address|endpoint))"),
@@ -133,7 +137,7 @@ PATTERNS = (
 _DISCUSSION = re.compile(  # on the lower-cased text
     r"\bprompt[\s-]injections?\b|\bjailbreak(?:s|ing)?\s{1,4}(?:attempts?|attacks?|prompts?|techniques?|detection)\b"
     r"|\b(?:detect|detecting|detection|prevent|preventing|defend|defending|defen[cs]e|mitigat\w*|classif\w*|guardrails?"
-    r"|red[\s-]team\w*|adversarial|attackers?|security\s{1,4}(?:training|awareness|research))\b")
+    r"|red[\s-]team\w*|adversarial|security\s{1,4}(?:training|awareness|research))\b")
 _QUOTES = "\"'“”‘’«»`"
 QUOTED_FACTOR = 0.35
 DISCUSSION_FACTOR = 0.5

@@ -7,7 +7,8 @@ random-looking body (digits, upper and lower case), so ``sk-learn-compatible-est
 
 Passwords (``connection_password``) are those in a URL's user-info (``scheme://user:password@host``) and
 the ``Password=`` / ``Pwd=`` field of ADO.NET, ODBC and JDBC connection strings (``;``-separated, or in a
-``jdbc:``/query string). Values that are placeholders are not passwords: empty, ``<...>``, ``{...}``,
+``jdbc:``/query string). Keyword arguments in code (``connect(host=h, password=...)``) and unquoted values
+that are expressions (``os.getenv("PGPASSWORD")``, ``PASSWORD``, ``None``) are not connection strings. Values that are placeholders are not passwords: empty, ``<...>``, ``{...}``,
 ``[...]``, ``${VAR}``, ``$VAR``, ``%VAR%``, ``{{ var }}``, masks (``****``, ``xxx``, ``...``), the same as the
 user name (``postgres:postgres``, ``guest:guest``: a container's default, written in every tutorial),
 and the usual template words (``password``, ``pass``, ``secret``, ``changeme``, ``your_password``,
@@ -98,7 +99,13 @@ def _private_key(m: re.Match[str]) -> tuple[int, int, str] | None:
     body = _PEM_BODY.match(text, m.end(), min(len(text), m.end() + 20_000))
     end = body.end() if body else m.end()
     end_line = _PEM_END.match(text, end)
-    end = end_line.end() if end_line else m.end() + len(text[m.end():end].rstrip(" \t\r\n\\"))
+    if end_line:
+        end = end_line.end()
+    else:
+        body_text = text[m.end():end]
+        if sum(c.isalnum() for c in body_text) < 32:
+            return None  # a header alone ("what is a -----BEGIN PRIVATE KEY----- line?") is not a key
+        end = m.end() + len(body_text.rstrip(" \t\r\n\\"))
     kind = m.group()[len("-----BEGIN "):-len("PRIVATE KEY-----")].strip().lower() or "pkcs8"
     return m.start(), end, f"private_key_{kind.replace(' ', '_')}"
 
@@ -119,6 +126,7 @@ class PrivateKeyDetector(PatternDetector):
 PRIVATE_KEY = PrivateKeyDetector("private_key", [PatternRule(_PEM_BEGIN, _private_key, needles=("PRIVATE KEY",))], [
     tail(r"[A-Z -]{1,45}", 45),
 ])
+# A BEGIN without an END counts once its body has begun (32 characters of key): a pasted key cut short.
 
 # --- passwords in connection strings ----------------------------------------------------------------------
 
@@ -143,7 +151,8 @@ def is_placeholder(value: str, *, user: str = "") -> bool:
 
 # Anchored on "://" (a literal, found at C speed); the scheme before it is checked after.
 _URL_PASSWORD = re.compile(
-    r"://(?P<user>[^\s:/@?#\"'<>]{0,128}):(?P<value>[^\s/@?#\"'<>]{1,256})@(?=[A-Za-z0-9\[_-])", _A)
+    # '#' and '?' in the password: not valid unencoded, but people paste them so
+    r"://(?P<user>[^\s:/@?#\"'<>]{0,128}):(?P<value>[^\s/@\"'<>]{1,256})@(?=[A-Za-z0-9\[_-])", _A)
 _SCHEME = re.compile(r"[A-Za-z0-9+.-]{0,30}[A-Za-z]", _A)  # matched on the reversed characters before "://"
 _FIELD_PASSWORD = re.compile(
     r"(?:password|pwd)\s{0,3}=\s{0,3}"
@@ -152,6 +161,8 @@ _FIELD_PASSWORD = re.compile(
 _CONNECTION_CONTEXT = re.compile(
     r"jdbc:|odbc|(?:^|[;?&\"'\s])(?:server|host|data source|database|initial catalog|uid|user id|user|username|"
     r"driver|port|dsn|provider|addr|address)\s{0,3}=", _A | re.IGNORECASE)
+_KEYWORD_ARGUMENT = re.compile(r"[,(]\s{0,2}$")
+_CODE_VALUE = re.compile(r".*\(|[A-Za-z_]\w*(?:\.\w+|\[.*\])+[,)]*$|[A-Z][A-Z0-9_]*[,)]*$|(?:None|null|nil)[,)]*$", re.ASCII)
 _USER_FIELD = re.compile(r"(?:uid|user id|user|username)\s{0,3}=\s{0,3}([^;&\s\"']{1,128})", _A | re.IGNORECASE)
 
 
@@ -167,6 +178,11 @@ def _field_password(m: re.Match[str]) -> tuple[int, int, str] | None:
     text = m.string
     if m.start() and text[m.start() - 1] not in ";?& \t\r\n\"'":
         return None  # db_password=, mypwd=: a name of one's own, not a connection string's field
+    if _KEYWORD_ARGUMENT.search(text, max(0, m.start() - 3), m.start()):
+        return None  # connect(host=h, password=...): code passing a value, not a connection string
+    value = m.group("value")
+    if value[0] not in "\"'{" and _CODE_VALUE.match(value):
+        return None  # password=os.getenv(...), password=PASSWORD, password=None: an expression
     line_start = text.rfind("\n", max(0, m.start() - 300), m.start()) + 1 or max(0, m.start() - 300)
     line_end = text.find("\n", m.end(), m.end() + 300)
     line = text[line_start:line_end if line_end != -1 else m.end() + 300]
