@@ -39,5 +39,6 @@ class Region(models.TextChoices):
     EU = "eu", "European Union"
     UK = "uk", "United Kingdom"
     US = "us", "United States"
+    US_CA = "us-ca", "United States — California"  # CCPA: a policy can apply to California teams
     APAC = "apac", "Asia-Pacific"
     GLOBAL = "global", "Global (no restriction)"

@@ -33,6 +33,8 @@ changes nothing. The format::
         card: {summary: "...", use_cases: [summarization], license: "..."}   # absent: card left as is
     endpoints:                                 # optional: endpoints no model routes to yet
       - {provider: local-openai, upstream_model: other-model, pricing: {...}}
+    policies:                                  # optional: guardrail policies (registry.as_code_policies)
+      - {name: pii-basic, applies_to: {aliases: [fast-chat]}, input: [{detector: email, action: mask}]}
 
 A rule's ``when`` takes ``tenants`` (team slugs), ``regions``, ``environments``, ``classifications``,
 ``capabilities`` (tools, vision, json_schema), ``min_prompt_tokens`` and ``max_prompt_tokens``; all given
@@ -76,6 +78,7 @@ from registry.models import (
 from registry.models.aliases import VARIANT
 from registry.models.cards import CARD_FIELDS
 from registry.models.http_urls import validate_http_url
+from registry.as_code_policies import PolicyEntry, apply_policies, check_policy_names, export_policies, read_policies
 from registry.models.rules import CONDITION_KEYS, CONDITION_VALUES, canonical_values
 from registry.secrets import is_reference
 
@@ -221,6 +224,7 @@ class _Spec:
     providers: list[_ProviderSpec] = field(default_factory=list)
     endpoints: dict[EndpointKey, dict[str, Any]] = field(default_factory=dict)
     models: list[_ModelSpec] = field(default_factory=list)
+    policies: list[PolicyEntry] | None = None  # None: the file has no policies: section
 
 
 class _Reader:
@@ -407,7 +411,7 @@ def load_yaml(text: str, *, file: str = "<input>") -> dict:
 
 def _read(doc: dict, reader: _Reader, *, prune: bool) -> _Spec:
     """Check the whole file, every problem at once, and return what it asks for (to apply if no problem)."""
-    reader.mapping(doc, "(file)", {"providers", "models", "endpoints"})
+    reader.mapping(doc, "(file)", {"providers", "models", "endpoints", "policies"})
     spec = _Spec(providers=_read_providers(doc, reader))
     existing_providers = set() if prune else set(Provider.objects.values_list("name", flat=True))
     book = _EndpointBook(reader, {p.name for p in spec.providers} | existing_providers)
@@ -426,6 +430,7 @@ def _read(doc: dict, reader: _Reader, *, prune: bool) -> _Spec:
         names.add(model.name)
         spec.models.append(model)
     spec.endpoints = book.merged()
+    spec.policies = read_policies(doc, reader)
     _check_references(spec, reader, prune=prune)
     return spec
 
@@ -663,6 +668,7 @@ def _check_references(spec: _Spec, reader: _Reader, *, prune: bool) -> None:
             for slug in rule.conditions.get("tenants", ()):
                 if slug not in teams:
                     reader.problem(f"{rule.path}.when.tenants", f"no team {slug!r}")
+    check_policy_names(spec.policies, reader, aliases=aliases_in_file | existing_aliases)
 
 
 def _endpoint_name(key: EndpointKey) -> str:
@@ -729,6 +735,7 @@ class _Applier:
         providers = self.providers()
         endpoints = self.endpoints(providers)
         self.models(endpoints)
+        apply_policies(self.spec.policies, self, prune=prune)
         if prune:
             self.prune()
         return self.changes
@@ -907,6 +914,8 @@ def export_registry() -> dict:
     aliases = ModelAlias.objects.select_related("replacement", "card").prefetch_related(
         "owners", "routes__endpoint__provider", "routing_rules__targets__route__endpoint__provider").order_by("name")
     doc["models"] = [_export_model(alias) for alias in aliases]
+    if policies := export_policies():
+        doc["policies"] = policies
 
     routed = {route.endpoint_id for alias in aliases for route in alias.routes.all()}
     orphans = Endpoint.objects.select_related("provider").exclude(pk__in=routed).order_by(

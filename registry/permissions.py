@@ -2,7 +2,7 @@
 
 Browsing the catalogue and reading cards needs only a signed-in employee. Everything that
 changes how models are reached is for platform admins; a card is also editable by the
-model owners named on its alias.
+model owners named on its alias. Guardrail policies are edited by platform admins and read by auditors.
 """
 
 from __future__ import annotations
@@ -24,4 +24,6 @@ register("endpoint.manage")  # platform admins only
 register("alias.manage")  # platform admins only: create, routes, lifecycle, owners
 register("catalogue.sync")  # platform admins only: run a vendor sync, dismiss candidates
 register("registry.apply")  # platform admins only: registry as code
+register("policy.manage")  # platform admins only: guardrail policies
+register("policy.view", platform_roles=(PlatformRole.AUDITOR,))  # read policies and their history
 register("card.edit", platform_roles=(PlatformRole.MODEL_OWNER,), also=_admin_or_owner_of)

@@ -32,6 +32,22 @@ PAYLOAD_LOGGING = (PAYLOAD_OFF, PAYLOAD_METADATA, PAYLOAD_REDACTED, PAYLOAD_FULL
 APPLIES_TO = ("aliases", "tenants", "classifications", "regions")
 
 
+def region_allowed(endpoint_region: str, allowed: frozenset[str] | set[str]) -> bool:
+    """Whether an endpoint in ``endpoint_region`` may receive traffic a residency rule keeps in ``allowed``.
+
+    Regions are matched by name, case-insensitively: a residency region admits the endpoint region of the
+    same name and every one that starts with it and a dash: ``eu`` admits ``eu``, ``eu-west-1`` and
+    ``eu-central-1`` (not ``europe-west1`` nor Azure's ``westeurope``: name those exactly); ``us`` admits
+    ``us-east-1`` and ``us-ca``. An endpoint with no region is admitted by none (where its data goes is
+    unknown), and an empty ``allowed`` admits nothing: no restriction is expressed by not asking
+    (``PolicySpec.residency`` empty).
+    """
+    region = endpoint_region.strip().lower()
+    if not region:
+        return False
+    return any(region == r or region.startswith(r + "-") for r in (a.lower() for a in allowed))
+
+
 @dataclass(frozen=True, slots=True)
 class DetectorInfo:
     """One detector: its name in policies, what it finds, its placeholder type, the actions it allows, and

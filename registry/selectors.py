@@ -1,4 +1,4 @@
-"""Reading the registry: the gateway's routing table, the catalogue, cards, sync candidates."""
+"""Reading the registry: the gateway's routing table and policies, the catalogue, cards, sync candidates."""
 
 from __future__ import annotations
 
@@ -12,8 +12,21 @@ from typing import Any
 from django.db.models import Prefetch, Q, QuerySet
 
 from aiplatform.permissions import can
-from registry.models import AliasStatus, Capability, Endpoint, ModelAlias, ModelCard, Provider, Route, UpstreamModel
+from registry.models import (
+    AliasStatus,
+    Capability,
+    Endpoint,
+    ModelAlias,
+    ModelCard,
+    Policy,
+    PolicyVersion,
+    Provider,
+    Route,
+    UpstreamModel,
+)
 from registry.models import RoutingRule as RuleRow  # the row; ``RoutingRule`` below is the gateway's snapshot of it
+from registry.policy_document import spec_of
+from registry.policy_spec import PolicySpec
 
 # --- the routing table (the gateway's view) ---------------------------------------------------
 
@@ -206,6 +219,17 @@ def routing_table() -> MappingProxyType[str, AliasRouting]:
     return MappingProxyType({alias.name: alias_routing(alias) for alias in aliases})
 
 
+def policy_table() -> tuple[PolicySpec, ...]:
+    """Every enabled guardrail policy at its current version, by name, as plain data. One query.
+
+    The gateway reads it with the routing table, whenever ``config_version.current("registry")`` moves.
+    """
+    rows = Policy.objects.filter(enabled=True).order_by("name").values_list("name", "version", "document",
+                                                                           "description")
+    return tuple(spec_of(name, version, document, description=description)
+                 for name, version, document, description in rows)
+
+
 # --- the catalogue (people's view) ---------------------------------------------------------------
 
 CATALOGUE_STATUSES = (AliasStatus.EVALUATING, AliasStatus.APPROVED, AliasStatus.DEPRECATED)
@@ -360,6 +384,16 @@ def routing_rules(alias: ModelAlias) -> QuerySet[RuleRow]:
 
 def aliases_owned_by(user) -> QuerySet[ModelAlias]:
     return ModelAlias.objects.filter(owners=user).order_by("name")
+
+
+def policies() -> QuerySet[Policy]:
+    """Every policy, enabled or not, by name (for the pages and the API)."""
+    return Policy.objects.select_related("updated_by").order_by("name")
+
+
+def policy_history(policy: Policy) -> QuerySet[PolicyVersion]:
+    """The policy's versions, newest first."""
+    return PolicyVersion.objects.filter(policy=policy).select_related("created_by").order_by("-version")
 
 
 # --- onboarding candidates ---------------------------------------------------------------------

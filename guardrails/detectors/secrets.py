@@ -180,16 +180,20 @@ def _field_password(m: re.Match[str]) -> tuple[int, int, str] | None:
         return None  # db_password=, mypwd=: a name of one's own, not a connection string's field
     if _KEYWORD_ARGUMENT.search(text, max(0, m.start() - 3), m.start()):
         return None  # connect(host=h, password=...): code passing a value, not a connection string
-    value = m.group("value")
-    if value[0] not in "\"'{" and _CODE_VALUE.match(value):
+    if m.group("value")[0] not in "\"'{" and _CODE_VALUE.match(m.group("value")):
         return None  # password=os.getenv(...), password=PASSWORD, password=None: an expression
     line_start = text.rfind("\n", max(0, m.start() - 300), m.start()) + 1 or max(0, m.start() - 300)
     line_end = text.find("\n", m.end(), m.end() + 300)
     line = text[line_start:line_end if line_end != -1 else m.end() + 300]
-    if not _CONNECTION_CONTEXT.search(line):
-        return None
+    if not _CONNECTION_CONTEXT.search(line) or not any(sep in line for sep in ";?&"):
+        return None  # a connection string has other fields, separated by ';' (ADO, ODBC, JDBC) or '&'
     user = _USER_FIELD.search(line)
-    if is_placeholder(m.group("value"), user=user.group(1) if user else ""):
+    value, user_name = m.group("value"), (user.group(1) if user else "")
+    if value.startswith("{{"):
+        return None  # {{ vault_db_password }}: a template (the value pattern stops at its first '}')
+    if value.startswith("{") and value.endswith("}"):
+        value = value[1:-1]  # ODBC quotes a value in braces: Pwd={p;ss}
+    if is_placeholder(value, user=user_name):
         return None
     start, end = m.start("value"), m.end("value")
     if text[start] in "\"'{" and end - start > 2:

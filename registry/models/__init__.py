@@ -1,8 +1,9 @@
 """The registry's data: providers, endpoints, aliases with their routes and routing rules, model cards, vendor
-listings."""
+listings, guardrail policies."""
 
 from registry.models.aliases import AliasKind, AliasStatus, ModelAlias, Route, RoutingStrategy, StickyAssignment
 from registry.models.cards import ModelCard, ModelCardVersion
+from registry.models.policies import Policy, PolicyVersion
 from registry.models.providers import Capability, Endpoint, Provider, ProviderKind
 from registry.models.rules import RoutingRule, RoutingRuleTarget
 from registry.models.sync import UpstreamModel
@@ -15,6 +16,8 @@ __all__ = [
     "ModelAlias",
     "ModelCard",
     "ModelCardVersion",
+    "Policy",
+    "PolicyVersion",
     "Provider",
     "ProviderKind",
     "Route",

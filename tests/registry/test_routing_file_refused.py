@@ -72,7 +72,7 @@ def test_an_unknown_condition_value(db):
     doc["models"][0]["rules"][0]["when"] = {"regions": ["mars"], "capabilities": ["telepathy"]}
 
     assert _problems(doc) == [
-        "models[0].rules[0].when.regions: unknown mars (known: eu, uk, us, apac, global)",
+        "models[0].rules[0].when.regions: unknown mars (known: eu, uk, us, us-ca, apac, global)",
         "models[0].rules[0].when.capabilities: unknown telepathy (known: tools, vision, json_schema)",
     ]
 
