@@ -61,6 +61,7 @@ from django.db import transaction
 from aiplatform.audit import record_event
 from aiplatform.models import Tenant, User
 from registry import selectors, services
+from registry.as_code_policies import PolicyEntry, apply_policies, check_policy_names, export_policies, read_policies
 from registry.models import (
     AliasKind,
     AliasStatus,
@@ -78,7 +79,6 @@ from registry.models import (
 from registry.models.aliases import VARIANT
 from registry.models.cards import CARD_FIELDS
 from registry.models.http_urls import validate_http_url
-from registry.as_code_policies import PolicyEntry, apply_policies, check_policy_names, export_policies, read_policies
 from registry.models.rules import CONDITION_KEYS, CONDITION_VALUES, canonical_values
 from registry.secrets import is_reference
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from registry.policy_spec import RuleSpec
-
 from guardrails.detectors import build
+from registry.policy_spec import RuleSpec
 
 
 def found(detector: str, text: str, **rule) -> list[str]:
