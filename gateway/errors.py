@@ -65,6 +65,12 @@ class PermissionDeniedError(GatewayError):
     code = "permission_denied"
 
 
+class PolicyViolationError(PermissionDeniedError):
+    """A guardrail policy refused the call: names the policy and rule, never the text that matched."""
+
+    code = "policy_violation"
+
+
 class NotFoundError(GatewayError):
     status = 404
     type = "invalid_request_error"

@@ -54,6 +54,10 @@ class Snapshot:
     ledger_spend: Mapping[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
     versions: Mapping[str, int] = field(default_factory=dict)
     loaded_at: float = 0.0
+    # Guardrail policies (enabled, current versions), and what they combine to per caller, filled on first use
+    # (``gateway.pipeline.guard.effective_for``): a new snapshot starts with an empty cache.
+    policies: tuple[Any, ...] = ()
+    guard_cache: dict[tuple[str, str, str, str], Any] = field(default_factory=dict)
 
 
 _UNRESOLVED = object()
@@ -124,6 +128,7 @@ class _Rows:
 
     versions: dict[str, int]
     routing: Mapping[str, Any] | None = None
+    policies: tuple[Any, ...] | None = None
     hosted: Mapping[tuple[int, str], int] | None = None
     hosted_targets: Mapping[int, Any] | None = None
     keys: Mapping[str, Any] | None = None
@@ -144,7 +149,7 @@ def _read(previous: Snapshot) -> _Rows:
     from aiplatform.config_version import current
     from portal.limits import period_spend
     from portal.selectors import dedicated_routes, gateway_key_table, gateway_limit_table
-    from registry.selectors import endpoint_targets, routing_table
+    from registry.selectors import endpoint_targets, policy_table, routing_table
 
     for attempt in range(1, _READ_ATTEMPTS + 1):
         rows = _Rows({ns: current(ns) for ns in NAMESPACES})
@@ -154,6 +159,7 @@ def _read(previous: Snapshot) -> _Rows:
             return rows
         if registry_moved:
             rows.routing = routing_table()
+            rows.policies = policy_table()
         # Approving dedicated hosting moves "keys"; the endpoint's own settings move "registry".
         rows.hosted = dedicated_routes()
         rows.hosted_targets = endpoint_targets(set(rows.hosted.values())) if rows.hosted else {}
@@ -178,6 +184,7 @@ def _load(previous: Snapshot) -> Snapshot:
     if rows.hosted is None and previous.loaded_at:
         return previous  # nothing moved since it was read (the polled versions were behind the database's)
     routing = previous.routing if rows.routing is None else rows.routing
+    policies = previous.policies if rows.policies is None else rows.policies
     dedicated = MappingProxyType({owner: rows.hosted_targets[endpoint_id] for owner, endpoint_id in rows.hosted.items()
                                   if endpoint_id in rows.hosted_targets})
     secrets: dict[str, Any] = {}
@@ -194,7 +201,7 @@ def _load(previous: Snapshot) -> Snapshot:
         keys, limits, spend = rows.keys, rows.limits, rows.spend
     return Snapshot(routing=routing, keys=keys, targets=MappingProxyType(resolved), unhealthy=MappingProxyType(failed),
                     dedicated=dedicated, limits=limits, ledger_spend=spend, versions=dict(rows.versions),
-                    loaded_at=time.time())
+                    loaded_at=time.time(), policies=policies)
 
 
 def _poll_client():

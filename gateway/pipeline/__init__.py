@@ -4,12 +4,14 @@
                       headers alone, before the body is read (bounded in size and time)
       parse         → the body into the normal form; the alias resolved: exists, subscribed, callable
     2 limits        → the call fits every level's rate limits and budgets (one limiter round trip)
-    3 guard input   → (PII, secrets, prompt-injection guardrails: a later issue adds the step here)
+    3 guard input   → the applying policies mask, flag or block what the model would read: PII, secrets,
+                      prompt injection, deny-listed terms (gateway.pipeline.guard, guardrails)
     4 route         → the endpoints this call may try, in order: the alias's strategy, the team's dedicated
-                      endpoint, open circuits skipped (gateway.routing.order)
+                      endpoint, open circuits skipped, only regions the policies allow (gateway.routing.order)
     5 call          → the provider adapter, streamed or not, falling back along them: retries with backoff,
                       Retry-After, one deadline, in-flight caps, no retry once output was sent
-    6 guard output  → (a later issue adds the step here)
+    6 guard output  → the output rules and un-masking over the answer, piece by piece on a stream; a requested
+                      JSON schema checked (asked once more, then 502)
     7 finish        → one usage event, and the limits settled, exactly once whatever happened
     8 respond       → the answer in the caller's wire format
 
@@ -26,6 +28,7 @@ from gateway.pipeline import call
 from gateway.pipeline.authenticate import authenticate
 from gateway.pipeline.context import CLIENT_CLOSED, CallContext
 from gateway.pipeline.finish import finish, status_of
+from gateway.pipeline.guard import chat_guarded, guard_input
 from gateway.pipeline.limits import admit
 from gateway.pipeline.route import check_request_fits, choose_route, resolve_alias
 from gateway.wire import anthropic as anthropic_wire
@@ -41,6 +44,7 @@ async def _governed(ctx: CallContext, answer: Callable[[CallContext], Awaitable[
     """
     try:
         await admit(ctx, ctx.request)  # 2
+        await guard_input(ctx)  # 3
         choose_route(ctx)  # 4
         result = await answer(ctx)  # 5, 6, 8
     except BaseException as error:
@@ -55,13 +59,13 @@ async def _governed(ctx: CallContext, answer: Callable[[CallContext], Awaitable[
 async def _chat_openai(ctx: CallContext) -> Result:
     if ctx.request.stream:
         return await call.chat_stream(ctx, ctx.request, style="openai")
-    return openai_wire.render_chat_response(await call.chat(ctx, ctx.request))
+    return openai_wire.render_chat_response(await chat_guarded(ctx, ctx.request, call.chat))
 
 
 async def _chat_anthropic(ctx: CallContext) -> Result:
     if ctx.request.stream:
         return await call.chat_stream(ctx, ctx.request, style="anthropic")
-    return anthropic_wire.render_message(await call.chat(ctx, ctx.request))
+    return anthropic_wire.render_message(await chat_guarded(ctx, ctx.request, call.chat))
 
 
 async def _embed(ctx: CallContext) -> Result:

@@ -37,6 +37,7 @@ from gateway.errors import GatewayError, UpstreamError, UpstreamTimeoutError, Up
 from gateway.normal import ChatChunk, ChatRequest, ChatResponse, EmbeddingRequest, EmbeddingResponse
 from gateway.pipeline.context import CLIENT_CLOSED, Attempt, CallContext
 from gateway.pipeline.finish import finish, status_of
+from gateway.pipeline.guard import StreamOutput
 from gateway.providers import adapter_for
 from gateway.providers.base import UpstreamTarget
 from gateway.routing import inflight
@@ -237,6 +238,7 @@ async def chat_stream(ctx: CallContext, request: ChatRequest, *, style: str) -> 
     ttfb_ms = ctx.attempts[-1].ms
     fmt = _Format(ctx, request, style)
     usage = StreamUsage()
+    guard = StreamOutput.of(ctx)  # 6: None when no output rule or un-masking applies
 
     async def end(status: int, error: BaseException | None = None) -> None:
         await slot.release()
@@ -252,17 +254,20 @@ async def chat_stream(ctx: CallContext, request: ChatRequest, *, style: str) -> 
             opening = fmt.opening()
             if first is not None:
                 usage.observe(first)
-                opening += fmt.chunk(first)
+                opening += fmt.chunk(guard.chunk(first) if guard else first)
             if opening:
                 yield opening
             async for chunk in stream:
                 usage.observe(chunk)
-                piece = fmt.chunk(chunk)
+                piece = fmt.chunk(guard.chunk(chunk) if guard else chunk)
                 if piece:
                     yield piece
             await stream.aclose()
+            rest = b"".join(fmt.chunk(c) for c in guard.flush()) if guard else b""
+            if guard:
+                guard.done()
             await end(200)  # recorded before the caller sees the end of the answer
-            yield fmt.closing()
+            yield rest + fmt.closing()
         except GatewayError as error:
             # Output has been sent: never retried (the caller would get two answers spliced together).
             await stream.aclose()

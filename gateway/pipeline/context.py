@@ -10,6 +10,7 @@ from gateway.limits import Admission
 from gateway.normal import ChatRequest, EmbeddingRequest, Usage
 from gateway.providers.base import UpstreamTarget
 from gateway.state import Snapshot
+from guardrails.guard import Guard
 from portal.limits import LimitRule
 from portal.selectors import KeyGrant
 from registry.selectors import AliasRouting, RouteTarget
@@ -52,6 +53,9 @@ class CallContext:
     dedicated_route: RouteTarget | None = None  # the team's dedicated endpoint for this alias, if any
     # A routing rule chose the routes: its routes are the only endpoints this call's data may reach.
     rule_matched: bool = False
+    guard: Guard | None = None  # 3 guard input: this call's policies, masked values and decisions (None: no policy)
+    guard_record: list[dict] = field(default_factory=list)  # 7 finish: the decisions, for the usage event
+    payload_record: dict | None = None  # 7 finish: the payload as the tenant's payload logging keeps it
     candidates: list[RouteTarget] = field(default_factory=list)  # 4 route: the endpoints to try, in order
     route: RouteTarget | None = None  # 4 route, 5 call: the endpoint being tried, finally the one that served
     shadow_route: RouteTarget | None = None  # 4 route: the shadow route this call is mirrored to, if drawn

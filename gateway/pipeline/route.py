@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from gateway.errors import BadRequestError, GoneError, NotFoundError, PermissionDeniedError
+from gateway.errors import (
+    BadRequestError,
+    GoneError,
+    NotFoundError,
+    PermissionDeniedError,
+    PolicyViolationError,
+    UpstreamUnavailableError,
+)
 from gateway.metering import Refusal, record_refusal
 from gateway.normal import ChatRequest, EmbeddingRequest
 from gateway.pipeline.authenticate import authenticate
@@ -13,6 +20,7 @@ from gateway.routing.order import candidates, serving_routes
 from gateway.state import state
 from gateway.wire.openai import MAX_DIMENSIONS
 from registry.lifecycle import AliasNotCallable, AliasRetired, lifecycle_headers
+from registry.policy_spec import region_allowed
 
 
 async def resolve_alias(ctx: CallContext, alias: str, *, kind: str) -> None:
@@ -84,3 +92,28 @@ def choose_route(ctx: CallContext) -> None:
     ctx.dedicated_route = ctx.snapshot.dedicated.get((ctx.grant.tenant_id, ctx.routing.name))
     ctx.candidates = candidates(ctx)
     ctx.shadow_route = shadow.pick(ctx)
+    if ctx.guard is not None and ctx.guard.effective.residency is not None:
+        _keep_in_regions(ctx, ctx.guard.effective.residency)
+
+
+def _keep_in_regions(ctx: CallContext, allowed: frozenset[str]) -> None:
+    """Residency: only endpoints in the regions the policies allow, fallback and shadow included; else fail closed.
+
+    403 naming the policies when the alias has no endpoint there at all; 503 when it has, but none is
+    available now (their circuits open, or their secrets unresolvable).
+    """
+    ctx.candidates = [r for r in ctx.candidates if region_allowed(r.region, allowed)]
+    if ctx.shadow_route is not None and not region_allowed(ctx.shadow_route.region, allowed):
+        ctx.shadow_route = None
+    if ctx.candidates:
+        return
+    policies = ", ".join(f"'{name}'" for name in ctx.guard.effective.residency_policies)
+    regions = ", ".join(sorted(allowed)) or "no region"
+    routes = [*serving_routes(ctx.routing), *([ctx.dedicated_route] if ctx.dedicated_route else [])]
+    if any(region_allowed(r.region, allowed) for r in routes):
+        raise UpstreamUnavailableError(
+            f"No endpoint of '{ctx.routing.name}' in the regions policy {policies} allows ({regions}) is available "
+            "right now.", headers={"retry-after": "1"})
+    raise PolicyViolationError(
+        f"Policy {policies} keeps this call's data in {regions}, and '{ctx.routing.name}' has no endpoint there.",
+        param="model")

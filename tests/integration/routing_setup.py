@@ -19,6 +19,8 @@ import openai
 import pytest
 from django.core.management import call_command
 
+from aiplatform.models import Tenant
+from aiplatform.services import create_tenant
 from tests.integration.gateway_setup import create_key, wait_for
 from tests.servers import BASE_DIR, free_port
 
@@ -62,6 +64,10 @@ class Upstreams:
     def calls(self, name: str) -> int:
         return httpx.get(f"{self.base}/_control/{name}").json()["calls"]
 
+    def last_request(self, name: str) -> dict | None:
+        """The body the upstream last received (None: it was not called since it was set)."""
+        return httpx.get(f"{self.base}/_control/{name}").json()["last_request"]
+
 
 class Setup:
     """One test's registry and key, applied as an operator would."""
@@ -69,16 +75,22 @@ class Setup:
     def __init__(self, server, upstreams: Upstreams, tmp_path: Path, name: str) -> None:
         self.server, self.upstreams, self.tmp_path, self.name = server, upstreams, tmp_path, name
 
-    def apply(self, models_yaml: str, *providers: str, dead: tuple[str, ...] = (), alias_names: tuple[str, ...]):
+    def apply(self, models_yaml: str, *providers: str, dead: tuple[str, ...] = (), alias_names: tuple[str, ...],
+              regions: dict[str, str] | None = None, more_yaml: str = ""):
+        """``regions``: a provider's region by name; ``more_yaml``: further top-level sections (``policies:``)."""
         lines = ["providers:"]
         for provider in providers:
             url = f"http://127.0.0.1:{free_port()}/v1" if provider in dead else self.upstreams.url(self.up(provider))
             lines += [f"  - name: {provider}", "    kind: openai-compatible", f"    base_url: {url}",
                       "    api_key: env:SB_TEST_UPSTREAM_KEY"]
+            if regions and provider in regions:
+                lines.append(f"    region: {regions[provider]}")
             self.upstreams.set(self.up(provider))  # ok, no calls yet
-        text = "\n".join(lines) + "\nmodels:\n" + models_yaml
+        text = "\n".join(lines) + "\nmodels:\n" + models_yaml + more_yaml
         path = self.tmp_path / "registry.yaml"
         path.write_text(text)
+        if not Tenant.objects.filter(slug="acme").exists():  # the team the key is for; a policy may name it
+            create_tenant(actor=None, slug="acme", name="Acme")
         call_command("registry", "apply", str(path), stdout=StringIO())
         created = create_key("acme", f"{self.name}-app", list(alias_names))
         self.key, self.key_id = created["key"], int(created["key_id"])

@@ -8,7 +8,11 @@ with ``GET /_control/<name>``:
   (fail the next ``failures`` calls, then answer), ``hang`` (never answer), ``cut`` (stream: send
   ``chunks`` chunks, then drop the connection mid-answer);
 - ``delay_ms``: wait this long before answering (time to first byte);
-- ``chunks``: chunks of a streamed answer (default 5).
+- ``chunks``: chunks of a streamed answer (default 5);
+- ``echo``: answer with the last message's text instead (a stream cuts it in pieces of ``piece`` characters),
+  so a test sees exactly what reached the upstream; ``answer`` answers with that text instead.
+
+``GET /_control/<name>`` also returns the last request body the upstream received (``last_request``).
 
 Each answer names the upstream (``"from <name>"``), so a test sees who served it.
 """
@@ -24,9 +28,18 @@ from bench.fake_upstream import _read, _respond  # the same ASGI plumbing as the
 
 _JSON = [(b"content-type", b"application/json")]
 _SSE = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")]
-DEFAULT = {"mode": "ok", "status": 500, "retry_after": None, "failures": 0, "delay_ms": 0, "chunks": 5}
+DEFAULT = {"mode": "ok", "status": 500, "retry_after": None, "failures": 0, "delay_ms": 0, "chunks": 5,
+           "echo": False, "answer": None, "piece": 3}
 _behaviour: dict[str, dict] = {}
 _calls: dict[str, list[float]] = {}
+_last_request: dict[str, dict] = {}
+
+
+def _text_of(request: dict) -> str:
+    content = (request.get("messages") or [{}])[-1].get("content") or ""
+    if isinstance(content, list):
+        content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
+    return content
 
 
 def _of(name: str) -> dict:
@@ -52,6 +65,7 @@ async def _fail(send, behaviour: dict) -> None:
 async def _chat(name: str, request: dict, send) -> None:
     behaviour = _of(name)
     _calls.setdefault(name, []).append(time.time())
+    _last_request[name] = request
     if behaviour["delay_ms"]:
         await asyncio.sleep(behaviour["delay_ms"] / 1000)
     mode = behaviour["mode"]
@@ -62,7 +76,8 @@ async def _chat(name: str, request: dict, send) -> None:
     if mode == "flaky" and behaviour["failures"] > 0:
         behaviour["failures"] -= 1
         return await _fail(send, behaviour)
-    text = f"from {name}"
+    text = behaviour["answer"] if behaviour["answer"] is not None else _text_of(request) if behaviour["echo"] \
+        else f"from {name}"
     if not request.get("stream"):
         return await _respond(send, 200, orjson.dumps({
             "id": f"chatcmpl-{name}", "object": "chat.completion", "created": 1_700_000_000, "model": name,
@@ -71,9 +86,14 @@ async def _chat(name: str, request: dict, send) -> None:
     await send({"type": "http.response.start", "status": 200, "headers": _SSE})
     await send({"type": "http.response.body", "body": _chunk(name, {"role": "assistant", "content": ""}),
                 "more_body": True})
-    for i in range(behaviour["chunks"]):
-        await send({"type": "http.response.body", "body": _chunk(name, {"content": f"{text} {i} "}), "more_body": True})
-        await asyncio.sleep(0.01)
+    if behaviour["echo"] or behaviour["answer"] is not None:
+        step = max(1, behaviour["piece"])
+        pieces = [text[i:i + step] for i in range(0, len(text), step)]
+    else:
+        pieces = [f"{text} {i} " for i in range(behaviour["chunks"])]
+    for piece in pieces:
+        await send({"type": "http.response.body", "body": _chunk(name, {"content": piece}), "more_body": True})
+        await asyncio.sleep(0.01 if len(pieces) <= 20 else 0)
     if mode == "cut":
         raise RuntimeError("cut the answer short")  # granian drops the connection mid-body
     tail = _chunk(name, {}, finish="stop")
@@ -95,7 +115,9 @@ async def app(scope, receive, send) -> None:
         if method == "POST":
             _behaviour[name] = {**DEFAULT, **orjson.loads(await _read(receive))}
             _calls[name] = []
-        return await _respond(send, 200, orjson.dumps({**_of(name), "calls": len(_calls.get(name, []))}))
+            _last_request.pop(name, None)
+        return await _respond(send, 200, orjson.dumps({**_of(name), "calls": len(_calls.get(name, [])),
+                                                       "last_request": _last_request.get(name)}))
     parts = path.split("/")  # "", "u", name, "v1", ...
     if len(parts) < 5 or parts[1] != "u" or method != "POST":
         return await _respond(send, 404, b'{"error": {"message": "not found"}}')
