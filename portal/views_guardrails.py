@@ -73,7 +73,7 @@ def dry_run_page(request: HttpRequest) -> HttpResponse:
     """The dry-run form; posted, the report (the panel alone when htmx posted it)."""
     if not may_dry_run(request.user):
         require(request.user, "guardrails.dry_run")  # audits the refusal and raises
-    form = DryRunForm(request.POST or None, user=request.user)
+    form = DryRunForm(request.POST or None, user=request.user, initial={"policy": request.GET.get("policy", "")})
     report = dry_run.run(form.spec, form.cleaned_data["text"]) if form.is_bound and form.is_valid() else None
     context = {"form": form, "report": report, "policies": form.policies}
     template = "portal/guardrails_dry_run_panel.html" if request.htmx else "portal/guardrails_dry_run.html"

@@ -142,6 +142,6 @@ def export_policies() -> list[dict[str, Any]]:
             entry["description"] = policy.description
         if not policy.enabled:
             entry["enabled"] = False
-        entry.update(policy.document)
+        entry.update(canonical(policy.document))  # the documented key order (PostgreSQL's jsonb sorts keys)
         out.append(entry)
     return out

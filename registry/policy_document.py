@@ -310,6 +310,10 @@ def to_yaml(document: dict) -> str:
     """The document as YAML (the page's text area, the diff between versions)."""
     if not document:
         return ""
+    try:
+        document = canonical(document)  # its keys in the documented order again (PostgreSQL's jsonb sorts them)
+    except PolicyDocumentInvalid:
+        pass  # a stored document is canonical; shown as it is if not
     return yaml.safe_dump(document, sort_keys=False, allow_unicode=True, default_flow_style=False, width=100)
 
 

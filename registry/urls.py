@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from registry import views
+from registry import views, views_policies
 
 app_name = "registry"
 
@@ -23,6 +23,12 @@ urlpatterns = [
     path("manage/models/<str:name>/rules", views.rule_add, name="rule_add"),
     path("manage/models/<str:name>/rules/<int:position>/remove", views.rule_remove, name="rule_remove"),
     path("manage/candidates/<int:pk>/dismiss", views.candidate_dismiss, name="candidate_dismiss"),
+    path("manage/policies/", views_policies.policy_list, name="policies"),
+    path("manage/policies/new", views_policies.policy_form, name="policy_new"),
+    path("manage/policies/<slug:name>/", views_policies.policy_detail, name="policy"),
+    path("manage/policies/<slug:name>/edit", views_policies.policy_form, name="policy_edit"),
+    path("manage/policies/<slug:name>/enable", views_policies.policy_enable, name="policy_enable"),
+    path("manage/policies/<slug:name>/delete", views_policies.policy_delete, name="policy_delete"),
     path("<str:name>/", views.model_card, name="card"),
     path("<str:name>/edit", views.edit_card, name="card_edit"),
 ]
