@@ -23,6 +23,7 @@ Choices (the labelled set in ``tests/guardrails/prompts`` measures them):
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 
@@ -84,7 +85,13 @@ _ID_CONTEXT = re.compile(
     r"|build|version|release|item|po|batch|#)\s?(?:id|no\.?|number|#)?\s?[:#=]?\s?$")
 
 
-def _phone_number(candidate: str) -> phonenumbers.PhoneNumber | None:
+@functools.lru_cache(maxsize=4096)
+def _phone_region(candidate: str) -> str | None:
+    """The region of a valid phone number ("" when it has none), None when ``candidate`` is not one.
+
+    Cached: parsing and validating cost ~60 µs a candidate and conversations repeat their numbers (every turn
+    resends the history); the cache is bounded and holds only strings a request already held.
+    """
     groups = _GROUPS.findall(candidate)
     if not 7 <= sum(len(g) for g in groups) <= 15 or sum(len(g) == 1 for g in groups) > 1:
         return None  # too short or long for E.164, or "1 2 3 4 5 6 7": a list of numbers
@@ -92,7 +99,9 @@ def _phone_number(candidate: str) -> phonenumbers.PhoneNumber | None:
         number = phonenumbers.parse(candidate, "US")
     except phonenumbers.NumberParseException:
         return None
-    return number if phonenumbers.is_valid_number(number) else None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.region_code_for_number(number) or ""
 
 
 def _phone(m: re.Match[str]) -> tuple[int, int, str] | None:
@@ -109,20 +118,19 @@ def _phone(m: re.Match[str]) -> tuple[int, int, str] | None:
             return None
         if candidate[0] != "+" and candidate.isdigit():
             return None
-    number = _phone_number(candidate)
+    region = _phone_region(candidate)
     for _ in range(3):
-        if number is not None:
+        if region is not None:
             break
         # "415 555 2671 2 lines": retry without the last group (a few times)
         cut = max(candidate.rfind(" "), candidate.rfind("-"), candidate.rfind("."))
         if cut < 7:
             return None
         candidate = candidate[:cut].rstrip(" .-(")
-        number = _phone_number(candidate)
-    if number is None:
+        region = _phone_region(candidate)
+    if region is None:
         return None
     end = start + len(candidate)
-    region = phonenumbers.region_code_for_number(number) or ""
     return start, end, f"phone_{region.lower()}" if region else "phone"
 
 
@@ -180,11 +188,15 @@ def _iban_length(country: str) -> int:
     return _iban_lengths[country]
 
 
+_iban_valid = functools.lru_cache(maxsize=4096)(
+    lambda compact: stdnum_iban.is_valid(compact, check_country=False))  # as phones: repeated in a conversation
+
+
 def _iban(m: re.Match[str]) -> tuple[int, int, str] | None:
     raw = m.group()
     length = _iban_length(raw[:2])
     compact = raw.replace(" ", "")
-    if not length or len(compact) < length or not stdnum_iban.is_valid(compact[:length], check_country=False):
+    if not length or len(compact) < length or not _iban_valid(compact[:length]):
         return None
     end, kept = m.start(), 0
     while kept < length:
