@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from django.db import transaction
 
+from guardrails.baseline import BASELINE
 from registry import services
-from registry.models import AliasKind, AliasStatus, Endpoint, ModelAlias, Provider, ProviderKind
+from registry.models import AliasKind, AliasStatus, Endpoint, ModelAlias, Policy, Provider, ProviderKind
+from registry.services_policies import create_policy
 
 DEMO_PROVIDER = "demo"
 DEMO_CHAT = "demo-chat"
@@ -50,8 +52,14 @@ def seed_demo_models(*, owner=None, stdout=None) -> ModelAlias:
             owners = list(alias.owners.all())
             if owner not in owners:  # added, never replacing the owners an admin chose
                 services.update_alias(actor=None, alias=alias, owners=[*owners, owner])
+    if not Policy.objects.filter(name=BASELINE["name"]).exists():
+        # The recommended guardrail policy, disabled so the demo answers as before: an admin reads it, tries it
+        # on the dry-run page and enables or narrows it at /models/manage/policies/.
+        create_policy(actor=None, name=BASELINE["name"], description=BASELINE["description"], enabled=False,
+                      document={k: v for k, v in BASELINE.items() if k not in ("name", "description")})
     if stdout is not None:
-        stdout.write(f"Demo models: {DEMO_CHAT}, {DEMO_EMBED} (provider {DEMO_PROVIDER}).")
+        stdout.write(f"Demo models: {DEMO_CHAT}, {DEMO_EMBED} (provider {DEMO_PROVIDER}); "
+                     "guardrail policy baseline (disabled).")
     return chat
 
 
