@@ -54,7 +54,6 @@ class CallContext:
     # A routing rule chose the routes: its routes are the only endpoints this call's data may reach.
     rule_matched: bool = False
     guard: Guard | None = None  # 3 guard input: this call's policies, masked values and decisions (None: no policy)
-    guard_record: list[dict] = field(default_factory=list)  # 7 finish: the decisions, for the usage event
     payload_record: dict | None = None  # 7 finish: the payload as the tenant's payload logging keeps it
     candidates: list[RouteTarget] = field(default_factory=list)  # 4 route: the endpoints to try, in order
     route: RouteTarget | None = None  # 4 route, 5 call: the endpoint being tried, finally the one that served
@@ -70,6 +69,11 @@ class CallContext:
     error: BaseException | None = None
     streamed: bool = False
     finished: bool = False
+
+    @property
+    def guard_record(self) -> list[dict]:
+        """7 finish: the guard's decisions so far, for the usage event (read once, when the call ends)."""
+        return self.guard.record() if self.guard is not None else []
 
     def elapsed_ms(self, since: float | None = None) -> float:
         return round(((since or time.perf_counter()) - self.started) * 1000, 3)

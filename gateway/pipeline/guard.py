@@ -126,11 +126,8 @@ async def guard_input(ctx: CallContext) -> None:
             images = _chat_texts(request, guard, lambda text: text) if isinstance(request, ChatRequest) else 0
     except Blocked as blocked:
         raise violation(blocked) from None
-    finally:
-        ctx.guard_record = guard.record()
     if images:
         guard.note(policy="", version=0, stage="input", detector="image", label="", action="unscanned", count=images)
-        ctx.guard_record = guard.record()
     if logging != PAYLOAD_OFF:
         messages = len(request.messages) if isinstance(request, ChatRequest) else len(request.input)
         ctx.payload_record = {"mode": logging, "messages": messages, "chars": size, "images": images,
@@ -192,8 +189,6 @@ def guard_answer(ctx: CallContext, response: ChatResponse) -> ChatResponse:
                     call.arguments = guard.output_text(call.arguments)
     except Blocked as blocked:
         raise violation(blocked) from None
-    finally:
-        ctx.guard_record = guard.record()
     record_answer(ctx, "\n".join(c.message.text() for c in response.choices))
     return response
 
@@ -217,7 +212,6 @@ async def chat_guarded(ctx: CallContext, request: ChatRequest, call) -> ChatResp
             if ctx.guard is not None:
                 ctx.guard.note(policy="", version=0, stage="output", detector="json_schema", label="",
                                action="invalid", count=2)
-                ctx.guard_record = ctx.guard.record()
             raise UpstreamError(f"The model's answer did not match the requested JSON schema twice ({again}).",
                                 code="invalid_json_schema_output") from None
     return guard_answer(ctx, response)
@@ -264,8 +258,6 @@ class StreamOutput:
                 self._finish(chunk)
         except Blocked as blocked:
             raise violation(blocked) from None
-        finally:
-            self.ctx.guard_record = self.guard.record()
         if self.answer is not None and chunk.content:
             self.answer.append(chunk.content)
         return chunk
@@ -290,8 +282,6 @@ class StreamOutput:
                                             created=last.created if last else 0, index=index, content=rest))
         except Blocked as blocked:
             raise violation(blocked) from None
-        finally:
-            self.ctx.guard_record = self.guard.record()
         if self.answer is not None:
             self.answer.extend(c.content for c in chunks)
         return chunks
