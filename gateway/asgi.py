@@ -61,17 +61,55 @@ class InternalError(GatewayError):
     code = "internal_error"
 
 
-# path → (method, handler, operation, error style)
-ROUTES = {
-    "/v1/chat/completions": ("POST", pipeline.chat_completions, "chat", "openai"),
-    "/v1/embeddings": ("POST", pipeline.embeddings, "embeddings", "openai"),
-    "/v1/messages": ("POST", pipeline.messages, "messages", "anthropic"),
-    "/v1/models": ("GET", pipeline.list_models, "models", "openai"),
-    "/v1/usage": ("GET", pipeline.usage, "usage", "openai"),
-    "/v1/feedback": ("POST", feedback.submit_feedback, "feedback", "openai"),
+# path → method → (handler, operation, error style). A handler takes the context (and the path's id, where
+# the path has one: ``/v1/models/{model}``, ``/v1/responses/{id}``).
+ROUTES: dict[str, dict[str, tuple]] = {
+    "/v1/chat/completions": {"POST": (pipeline.chat_completions, "chat", "openai")},
+    "/v1/completions": {"POST": (pipeline.completions, "completions", "openai")},
+    "/v1/embeddings": {"POST": (pipeline.embeddings, "embeddings", "openai")},
+    "/v1/responses": {"POST": (pipeline.responses, "responses", "openai")},
+    "/v1/responses/input_tokens": {"POST": (pipeline.count_response_tokens, "count_tokens", "openai")},
+    "/v1/messages": {"POST": (pipeline.messages, "messages", "anthropic")},
+    "/v1/messages/count_tokens": {"POST": (pipeline.count_message_tokens, "count_tokens", "anthropic")},
+    "/v1/models": {"GET": (pipeline.list_models, "models", "openai")},
+    "/v1/usage": {"GET": (pipeline.usage, "usage", "openai")},
+    "/v1/feedback": {"POST": (feedback.submit_feedback, "feedback", "openai")},
+}
+# Paths that end in an id: prefix → method → (handler, operation, error style), and the sub-paths after the id.
+ID_ROUTES: dict[str, dict[str, tuple]] = {
+    "/v1/models/": {"GET": (pipeline.retrieve_model, "models", "openai")},
+    "/v1/responses/": {"GET": (pipeline.retrieve_response, "responses", "openai"),
+                       "DELETE": (pipeline.delete_response, "responses", "openai")},
+}
+ID_SUBROUTES: dict[tuple[str, str], dict[str, tuple]] = {
+    ("/v1/responses/", "input_items"): {"GET": (pipeline.response_input_items, "responses", "openai")},
 }
 # A successful answer is 200 except where a route creates something.
 CREATED = frozenset({"/v1/feedback"})
+
+
+def _style_of(path: str, headers: dict[str, str]) -> str:
+    """Anthropic's error shape on its surface: every ``/v1/messages*`` path, and ``/v1/models`` when the
+    caller speaks Anthropic (its SDK sends ``anthropic-version``)."""
+    if path.startswith("/v1/messages") or (path.startswith("/v1/models") and "anthropic-version" in headers):
+        return "anthropic"
+    return "openai"
+
+
+def _find_route(path: str) -> tuple[dict[str, tuple] | None, str | None]:
+    """The methods a path serves, and the id it names (for ``/v1/models/{model}`` and the like)."""
+    if (methods := ROUTES.get(path)) is not None:
+        return methods, None
+    for prefix, methods in ID_ROUTES.items():
+        if path.startswith(prefix) and len(path) > len(prefix):
+            rest = path.removeprefix(prefix)
+            if prefix == "/v1/models/":
+                return methods, rest  # a model id may hold a slash (fine-tune style names)
+            item, _, sub = rest.partition("/")
+            if not sub:
+                return methods, item
+            return ID_SUBROUTES.get((prefix, sub)), item
+    return None, None
 
 
 def _error_body(error: GatewayError, style: str) -> bytes:
@@ -179,10 +217,10 @@ async def application(scope, receive, send) -> None:
     # Always our own id: the caller's X-Request-Id once keyed the ledger, so repeating it hid calls.
     request_id = mint_request_id()
     path = scope["path"].rstrip("/") or "/"
-    style = "anthropic" if path == "/v1/messages" else "openai"
+    style = _style_of(path, headers)
     extra_headers: dict[str, str] = {}
     try:
-        result = await _dispatch(scope, receive, headers, request_id, path, extra_headers)
+        result = await _dispatch(scope, receive, headers, request_id, path, extra_headers, style)
     except GatewayError as error:
         extra_headers.update(error.headers)
         result, status = _error_body(error, style), error.status
@@ -195,6 +233,7 @@ async def application(scope, receive, send) -> None:
     else:
         status = 201 if path in CREATED else 200
     response_headers = [(b"x-request-id", request_id.encode()),
+                        *([(b"request-id", request_id.encode())] if style == "anthropic" else []),
                         *((k.encode("latin-1"), v.encode("latin-1")) for k, v in extra_headers.items())]
     if isinstance(result, StreamBody):
         await _send_stream(send, receive, result, response_headers)
@@ -202,23 +241,21 @@ async def application(scope, receive, send) -> None:
         await _send_whole(send, status, result, response_headers)
 
 
-async def _dispatch(scope, receive, headers, request_id, path, extra_headers) -> bytes | StreamBody:
+async def _dispatch(scope, receive, headers, request_id, path, extra_headers, style) -> bytes | StreamBody:
     method = scope["method"]
-    model_id = None
-    route = ROUTES.get(path)
-    if route is None and path.startswith("/v1/models/"):
-        route, model_id = ROUTES["/v1/models"], path.removeprefix("/v1/models/")
-    if route is None:
+    methods, item_id = _find_route(path)
+    if methods is None:
         raise NotFoundError(f"Unknown endpoint {method} {path}.", code="unknown_url")
-    allowed, handler, operation, style = route
-    if method != allowed:
+    if method not in methods:
+        allowed = ", ".join(methods)
         raise MethodNotAllowedError(f"{path} accepts {allowed}, not {method}.", headers={"allow": allowed})
+    handler, operation, _ = methods[method]
     ctx = CallContext(request_id=request_id, client_request_id=well_formed_incoming_id(headers.get("x-request-id")),
                       client_ip=_client_ip(scope, headers), headers=headers,
                       read_body=_body_reader(receive, headers), operation=operation, style=style,
-                      snapshot=await state.current(), response_headers=extra_headers)
-    if model_id is not None:
-        return await pipeline.retrieve_model(ctx, model_id)
+                      snapshot=await state.current(), response_headers=extra_headers, method=method)
+    if item_id is not None:
+        return await handler(ctx, item_id)
     return await handler(ctx)
 
 

@@ -48,7 +48,9 @@ async def _governed(ctx: CallContext, answer: Callable[[CallContext], Awaitable[
         choose_route(ctx)  # 4
         result = await answer(ctx)  # 5, 6, 8
     except BaseException as error:
-        ctx.ended(status=status_of(error) if isinstance(error, Exception) else CLIENT_CLOSED, error=error)
+        # What the upstream already answered (an answer the output guard then blocked) is still metered.
+        ctx.ended(status=status_of(error) if isinstance(error, Exception) else CLIENT_CLOSED, usage=ctx.usage,
+                  error=error)
         await finish(ctx)
         raise
     if not isinstance(result, call.StreamBody):
@@ -58,13 +60,13 @@ async def _governed(ctx: CallContext, answer: Callable[[CallContext], Awaitable[
 
 async def _chat_openai(ctx: CallContext) -> Result:
     if ctx.request.stream:
-        return await call.chat_stream(ctx, ctx.request, style="openai")
+        return await call.chat_stream(ctx, ctx.request, format=call.OpenAIChatFormat)
     return openai_wire.render_chat_response(await chat_guarded(ctx, ctx.request, call.chat))
 
 
 async def _chat_anthropic(ctx: CallContext) -> Result:
     if ctx.request.stream:
-        return await call.chat_stream(ctx, ctx.request, style="anthropic")
+        return await call.chat_stream(ctx, ctx.request, format=call.AnthropicFormat)
     return anthropic_wire.render_message(await chat_guarded(ctx, ctx.request, call.chat))
 
 
@@ -122,3 +124,44 @@ async def usage(ctx: CallContext) -> Result:
     from gateway.usage_report import render_usage
 
     return await render_usage(ctx)
+
+
+# --- legacy completions and token counting (issue 18) ---------------------------------------------
+
+
+async def completions(ctx: CallContext) -> Result:
+    """``POST /v1/completions`` — legacy text completions, on any chat alias."""
+    raise NotImplementedError  # filled in by the completions work
+
+
+async def count_message_tokens(ctx: CallContext) -> Result:
+    """``POST /v1/messages/count_tokens`` — Anthropic's token counting, on any chat alias."""
+    raise NotImplementedError  # filled in by the token-counting work
+
+
+async def count_response_tokens(ctx: CallContext) -> Result:
+    """``POST /v1/responses/input_tokens`` — the same counting for Responses-shaped input."""
+    raise NotImplementedError  # filled in with the Responses API
+
+
+# --- the Responses API (issue 18) -----------------------------------------------------------------
+
+
+async def responses(ctx: CallContext) -> Result:
+    """``POST /v1/responses``"""
+    raise NotImplementedError
+
+
+async def retrieve_response(ctx: CallContext, response_id: str) -> Result:
+    """``GET /v1/responses/{id}``"""
+    raise NotImplementedError
+
+
+async def delete_response(ctx: CallContext, response_id: str) -> Result:
+    """``DELETE /v1/responses/{id}``"""
+    raise NotImplementedError
+
+
+async def response_input_items(ctx: CallContext, response_id: str) -> Result:
+    """``GET /v1/responses/{id}/input_items``"""
+    raise NotImplementedError

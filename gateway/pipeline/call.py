@@ -29,6 +29,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
+from typing import Protocol
 
 from django.conf import settings
 
@@ -184,40 +185,64 @@ async def embed(ctx: CallContext, request: EmbeddingRequest) -> EmbeddingRespons
     return response
 
 
-class _Format:
-    """How a stream is written: OpenAI SSE chunks, or Anthropic's event stream."""
+class StreamFormat(Protocol):
+    """How a stream is written in one wire format: what goes first, each chunk, the end, an error mid-way."""
 
-    def __init__(self, ctx: CallContext, request: ChatRequest, style: str) -> None:
-        self.style = style
-        self.request = request
-        self.alias = ctx.routing.name
-        self.upstream_model = ctx.target.upstream_model
-        if style == "anthropic":
-            self.writer = anthropic_wire.StreamWriter(model=self.alias)
+    def opening(self) -> bytes: ...
+
+    def chunk(self, chunk: ChatChunk) -> bytes: ...
+
+    async def closing(self) -> bytes: ...
+
+    def error(self, error: GatewayError) -> bytes: ...
+
+
+# Builds a stream's format once the serving endpoint is known (a format may count the prompt with its tokenizer).
+FormatFactory = Callable[[CallContext, ChatRequest], StreamFormat]
+
+
+class OpenAIChatFormat:
+    """OpenAI's ``chat.completion.chunk`` events, then ``[DONE]``."""
+
+    def __init__(self, ctx: CallContext, request: ChatRequest) -> None:
+        self.include_usage = request.include_usage
 
     def opening(self) -> bytes:
-        if self.style == "anthropic":
-            prompt_tokens, _ = tokens.count_prompt(self.request, self.upstream_model)
-            return self.writer.start(prompt_tokens)
         return b""
 
     def chunk(self, chunk: ChatChunk) -> bytes:
-        chunk.model = self.alias
-        if self.style == "anthropic":
-            return self.writer.feed(chunk)
-        return openai_wire.render_chat_chunk(chunk, include_usage=self.request.include_usage)
+        return openai_wire.render_chat_chunk(chunk, include_usage=self.include_usage)
 
-    def closing(self) -> bytes:
-        return self.writer.finish() if self.style == "anthropic" else openai_wire.SSE_DONE
+    async def closing(self) -> bytes:
+        return openai_wire.SSE_DONE
 
     def error(self, error: GatewayError) -> bytes:
-        render: Callable[[GatewayError], bytes] = (
-            anthropic_wire.render_stream_error if self.style == "anthropic" else openai_wire.render_stream_error
-        )
-        return render(error)
+        return openai_wire.render_stream_error(error)
 
 
-async def chat_stream(ctx: CallContext, request: ChatRequest, *, style: str) -> StreamBody:
+class AnthropicFormat:
+    """Anthropic's event stream (``message_start`` … ``message_stop``)."""
+
+    def __init__(self, ctx: CallContext, request: ChatRequest) -> None:
+        self.request = request
+        self.upstream_model = ctx.target.upstream_model
+        self.writer = anthropic_wire.StreamWriter(model=ctx.routing.name)
+
+    def opening(self) -> bytes:
+        prompt_tokens, _ = tokens.count_prompt(self.request, self.upstream_model)
+        return self.writer.start(prompt_tokens)
+
+    def chunk(self, chunk: ChatChunk) -> bytes:
+        return self.writer.feed(chunk)
+
+    async def closing(self) -> bytes:
+        return self.writer.finish()
+
+    def error(self, error: GatewayError) -> bytes:
+        return anthropic_wire.render_stream_error(error)
+
+
+async def chat_stream(ctx: CallContext, request: ChatRequest, *, format: FormatFactory) -> StreamBody:
     """Start the upstream stream and return the body to send; raises before any output on early failure
     (after falling back through the candidates: until the first chunk, a failed stream is just a failed try)."""
     ctx.streamed = True
@@ -236,7 +261,8 @@ async def chat_stream(ctx: CallContext, request: ChatRequest, *, style: str) -> 
     (stream, first), slot = await _attempt(ctx, opened, keep_slot=True)
     ctx.first_byte_at = time.perf_counter()
     ttfb_ms = ctx.attempts[-1].ms
-    fmt = _Format(ctx, request, style)
+    fmt = format(ctx, request)
+    alias = ctx.routing.name
     usage = StreamUsage()
     guard = StreamOutput.of(ctx)  # 6: None when no output rule or un-masking applies
 
@@ -254,11 +280,13 @@ async def chat_stream(ctx: CallContext, request: ChatRequest, *, style: str) -> 
             opening = fmt.opening()
             if first is not None:
                 usage.observe(first)
+                first.model = alias
                 opening += fmt.chunk(guard.chunk(first) if guard else first)
             if opening:
                 yield opening
             async for chunk in stream:
                 usage.observe(chunk)
+                chunk.model = alias
                 piece = fmt.chunk(guard.chunk(chunk) if guard else chunk)
                 if piece:
                     yield piece
@@ -267,7 +295,7 @@ async def chat_stream(ctx: CallContext, request: ChatRequest, *, style: str) -> 
             if guard:
                 guard.done()
             await end(200)  # recorded before the caller sees the end of the answer
-            yield rest + fmt.closing()
+            yield rest + await fmt.closing()
         except GatewayError as error:
             # Output has been sent: never retried (the caller would get two answers spliced together).
             await stream.aclose()

@@ -38,6 +38,7 @@ class CallContext:
     headers: dict[str, str]
     operation: str  # chat | embeddings | messages | models
     snapshot: Snapshot
+    method: str = "POST"
     # Reads (bounded in size and time) the request body; the pipeline calls it after authentication,
     # so an unauthenticated caller never makes the gateway hold a body in memory.
     read_body: Callable[[], Awaitable[bytes]] = field(default=None)  # type: ignore[assignment]
