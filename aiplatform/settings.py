@@ -110,6 +110,9 @@ GATEWAY_METER_FLUSH_SECONDS = env.float("GATEWAY_METER_FLUSH_SECONDS", 1.0)
 # Limits and metering (README "Plans and limits"). Off only to measure what governance costs (make bench):
 # no limits are enforced and usage events wait in memory for the next flush (lost if the process dies).
 GATEWAY_GOVERNANCE = env.bool("GATEWAY_GOVERNANCE", True)
+# The Responses API keeps a response (``store``, on unless the caller says ``store: false``) this many days,
+# for ``GET /v1/responses/{id}`` and ``previous_response_id``; a housekeeping task deletes it afterwards.
+GATEWAY_RESPONSES_RETENTION_DAYS = env.int("GATEWAY_RESPONSES_RETENTION_DAYS", 30)
 # The plan an application follows when it names none.
 DEFAULT_PLAN = env.str("DEFAULT_PLAN", "standard")
 # A call in flight longer than this no longer holds a concurrency slot or a strict-budget reservation
@@ -502,6 +505,20 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # JavaScript, not JSON (drf-spectacular passes a string through): the top bar's spec picker needs the
+    # standalone preset and layout. It lists the portal's /api/ and the gateway's /v1/ (gateway/openapi.yaml).
+    # The last preset drops the top bar's logo, an SVG with an inline <style> the CSP (rightly) refuses; no
+    # validatorUrl, or that layout's badge would send the document's URL to an outside validator.
+    "SWAGGER_UI_SETTINGS": """{
+      deepLinking: true,
+      urls: [
+        {url: "/api/schema/", name: "Portal and registry API (/api/)"},
+        {url: "/api/gateway/schema/", name: "Gateway API (/v1/)"},
+      ],
+      presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset, () => ({components: {Logo: () => null}})],
+      layout: "StandaloneLayout",
+      validatorUrl: null,
+    }""",
 }
 
 # --- logging -------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from aiplatform import health, views
+from gateway import openapi as gateway_openapi
 from portal import views_home, views_team
 
 admin.site.site_header = "Switchboard administration"
@@ -31,6 +32,9 @@ urlpatterns = [
     path("api/", include("portal.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
+    # The gateway's /v1/ document (hand-written: gateway/openapi.yaml), picked in the same Swagger UI.
+    path("api/gateway/schema/", gateway_openapi.schema, name="gateway_schema"),
+    path("api/gateway/docs/", gateway_openapi.docs, name="gateway_docs"),
     path("admin/", admin.site.urls),
 ]
 

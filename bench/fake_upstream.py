@@ -3,11 +3,12 @@
 Served by granian: ``granian --interface asgi bench.fake_upstream:app --port 18080``.
 
 - ``POST /v1/chat/completions``: a fixed answer; with ``"stream": true`` the same answer as
-  ``FAKE_STREAM_CHUNKS`` SSE chunks, ``FAKE_CHUNK_DELAY_MS`` apart; a tool call when tools are sent;
+  ``FAKE_STREAM_CHUNKS`` SSE chunks, ``FAKE_CHUNK_DELAY_MS`` apart; a tool call when tools are sent (and the last message is not a tool's result);
   usage included (and in the last chunk when ``stream_options.include_usage``).
 - ``POST /v1/embeddings``: one small vector per input.
 - ``GET /v1/models``: two models.
-- Model names steer failures: ``fail-500``, ``fail-429``, ``fail-401``, ``slow`` (sleeps 2 s).
+- Model names steer failures: ``fail-500``, ``fail-429``, ``fail-401``, ``fail-400`` (names ``param``),
+  ``slow`` (sleeps 2 s).
 - ``GET /_requests``: the last requests it received (path, authorization header, body), for tests.
 """
 
@@ -65,6 +66,11 @@ async def _failure(send, model: str) -> bool:
     if model == "slow":
         await asyncio.sleep(2)
         return False
+    if model == "fail-400":  # the provider refusing one field of the caller's (OpenAI names it in ``param``)
+        await _respond(send, 400, orjson.dumps({"error": {
+            "message": "Unsupported value: 'temperature' does not support 0.3 with this model.",
+            "type": "invalid_request_error", "param": "temperature", "code": "unsupported_value"}}))
+        return True
     codes = {"fail-500": 500, "fail-429": 429, "fail-401": 401}
     if model in codes:
         await _respond(send, codes[model], orjson.dumps(
@@ -77,8 +83,9 @@ async def _chat(request: dict, send) -> None:
     if await _failure(send, request.get("model", "")):
         return
     tools = request.get("tools")
+    answered = (request.get("messages") or [{}])[-1].get("role") == "tool"  # a tool's result came back: answer it
     if not request.get("stream"):
-        if tools:
+        if tools and not answered:
             name = tools[0]["function"]["name"]
             body = orjson.loads(_CHAT)
             body["choices"][0]["message"] = {"role": "assistant", "content": None, "tool_calls": [

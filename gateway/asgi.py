@@ -253,7 +253,8 @@ async def _dispatch(scope, receive, headers, request_id, path, extra_headers, st
     ctx = CallContext(request_id=request_id, client_request_id=well_formed_incoming_id(headers.get("x-request-id")),
                       client_ip=_client_ip(scope, headers), headers=headers,
                       read_body=_body_reader(receive, headers), operation=operation, style=style,
-                      snapshot=await state.current(), response_headers=extra_headers, method=method)
+                      snapshot=await state.current(), response_headers=extra_headers, method=method,
+                      query=scope.get("query_string", b"").decode("latin-1"))
     if item_id is not None:
         return await handler(ctx, item_id)
     return await handler(ctx)

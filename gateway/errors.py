@@ -217,19 +217,20 @@ def upstream_error_for_status(
     secrets: Iterable[str] = (),
     hosts: Iterable[str] = (),
     retry_after: str | None = None,
+    param: str | None = None,
 ) -> UpstreamError:
     """Map a provider's HTTP status to the error the application sees.
 
-    400/413/422 mean the provider refused the caller's input (400 to the caller); 401/403/404 mean the
-    gateway's own credentials or configuration are wrong (502: not the caller's fault); 429 and 529 are
-    rate limit and overload; 5xx are 502/503/504.
+    400/413/422 mean the provider refused the caller's input (400 to the caller, with the field it named,
+    ``param``); 401/403/404 mean the gateway's own credentials or configuration are wrong (502: not the
+    caller's fault); 429 and 529 are rate limit and overload; 5xx are 502/503/504.
     """
     clean = sanitize_message(message or f"HTTP {status}", secrets=secrets, hosts=hosts)
     text = f"{provider} error: {clean}" if provider else clean
     headers = {"Retry-After": retry_after} if retry_after else None
     kw: dict[str, Any] = {"provider": provider, "upstream_status": status, "headers": headers}
     if status in (400, 413, 422):
-        return UpstreamBadRequestError(text, **kw)
+        return UpstreamBadRequestError(text, param=param, **kw)
     if status in (401, 403):
         return UpstreamError(text, code="upstream_auth_failed", **kw)
     if status == 404:

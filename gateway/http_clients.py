@@ -295,8 +295,20 @@ def error_message_of(body: bytes) -> str:
     return body[:500].decode("utf-8", "replace").strip()
 
 
+def error_param_of(body: bytes) -> str | None:
+    """The request field a provider's error names (OpenAI's ``error.param``), if any."""
+    try:
+        data = orjson.loads(body)
+    except ValueError:
+        return None
+    error = data.get("error") if isinstance(data, dict) else None
+    param = error.get("param") if isinstance(error, dict) else None
+    return param if isinstance(param, str) and param else None
+
+
 def error_mapper(target: UpstreamTarget, message_of: Callable[[bytes], str] = error_message_of) -> ErrorMapper:
-    """The usual `on_error` for an HTTP upstream: status → error class, message kept but sanitized."""
+    """The usual `on_error` for an HTTP upstream: status → error class, message kept but sanitized, and the
+    field the provider blamed (``param``) kept, so the caller learns which of its fields to fix."""
 
     def on_error(status: int, body: bytes, headers: Mapping[str, str]) -> GatewayError:
         return upstream_error_for_status(
@@ -306,6 +318,7 @@ def error_mapper(target: UpstreamTarget, message_of: Callable[[bytes], str] = er
             secrets=target.secrets(),
             hosts=(target.host,),
             retry_after=headers.get("retry-after"),
+            param=error_param_of(body),
         )
 
     return on_error

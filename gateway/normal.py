@@ -128,7 +128,8 @@ class ChatRequest:
     `extra` holds request fields the gateway does not model; they are passed through only to upstreams that
     speak the same wire format they arrived in (`extra_format`), and dropped elsewhere.
     `max_tokens_field` remembers whether the caller said `max_tokens` or `max_completion_tokens`, so an OpenAI
-    upstream receives the one it expects.
+    upstream receives the one it expects. `passthrough_headers` are caller headers meant for upstreams of the
+    caller's own wire format (Anthropic's `anthropic-beta` / `anthropic-version`); other upstreams ignore them.
     """
 
     model: str
@@ -151,6 +152,7 @@ class ChatRequest:
     max_tokens_field: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
     extra: dict[str, Any] = field(default_factory=dict)
     extra_format: Literal["openai", "anthropic"] = "openai"
+    passthrough_headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(slots=True)

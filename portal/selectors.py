@@ -43,10 +43,14 @@ class KeyGrant:
     application_name: str
     environment: str
     data_classification: str
-    aliases: frozenset[str]  # approved, not suspended subscriptions of the application
+    # What the key may call: the application's approved, not suspended subscriptions, narrowed to the key's
+    # own model list when it has one.
+    aliases: frozenset[str]
     expires_at: datetime | None  # the end of a rotation overlap sets this on the old key
     revoked: bool
     ip_allowlist: tuple[str, ...]  # CIDRs; empty: any address
+    # Subscriptions of the application left out by the key's own model list (so the refusal can say why).
+    withheld: frozenset[str] = frozenset()
 
 
 def gateway_key_table() -> MappingProxyType[str, KeyGrant]:
@@ -72,13 +76,14 @@ def gateway_key_table() -> MappingProxyType[str, KeyGrant]:
     table = {}
     for key in keys:
         app, tenant = key.application, key.application.tenant
+        subscribed, allowed = frozenset(aliases.get(app.pk, ())), frozenset(key.allowed_aliases or ())
         table[key.key_hash] = KeyGrant(
             key_id=key.pk, key_prefix=key.key_prefix, tenant_id=tenant.pk, tenant_slug=tenant.slug,
             tenant_region=tenant.region, application_id=app.pk, application_name=app.name,
             environment=app.environment, data_classification=app.data_classification,
-            aliases=frozenset(aliases.get(app.pk, ())), expires_at=key.expires_at,
+            aliases=subscribed & allowed if allowed else subscribed, expires_at=key.expires_at,
             revoked=key.revoked_at is not None or not tenant.is_active,
-            ip_allowlist=tuple(key.ip_allowlist or ()),
+            ip_allowlist=tuple(key.ip_allowlist or ()), withheld=subscribed - allowed if allowed else frozenset(),
         )
     return MappingProxyType(table)
 

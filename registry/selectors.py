@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from types import MappingProxyType
 from typing import Any
@@ -112,6 +112,7 @@ class AliasRouting:
     strategy: str = "weighted"  # weighted | priority | least-latency | least-cost | rules
     sticky: str = ""  # "" | application | user: whom the weighted draw keeps on one route
     rules: tuple[RoutingRule, ...] = ()  # first match wins (strategy rules)
+    created_at: datetime | None = None  # when the alias was created (its "created" where it has no approval date)
     # The shadow routes of ``routes`` (derived, so the gateway's check for "any to mirror?" is one attribute).
     shadows: tuple[RouteTarget, ...] = field(init=False, default=())
 
@@ -200,6 +201,7 @@ def alias_routing(alias: ModelAlias) -> AliasRouting:
         routes=tuple(_route_target(r) for r in routes),
         strategy=alias.strategy, sticky=alias.sticky,
         rules=tuple(_routing_rule(rule, endpoint_of_route) for rule in alias.routing_rules.all()),
+        created_at=alias.created_at,
     )
 
 

@@ -24,15 +24,21 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+import orjson
+
 from gateway.pipeline import call
+from gateway.pipeline import responses as responses_step
 from gateway.pipeline.authenticate import authenticate
 from gateway.pipeline.context import CLIENT_CLOSED, CallContext
 from gateway.pipeline.finish import finish, status_of
 from gateway.pipeline.guard import chat_guarded, guard_input
 from gateway.pipeline.limits import admit
 from gateway.pipeline.route import check_request_fits, choose_route, resolve_alias
+from gateway.token_count import count_input_tokens
 from gateway.wire import anthropic as anthropic_wire
+from gateway.wire import completions as completions_wire
 from gateway.wire import openai as openai_wire
+from gateway.wire import responses as responses_wire
 
 Result = bytes | call.StreamBody
 
@@ -70,6 +76,12 @@ async def _chat_anthropic(ctx: CallContext) -> Result:
     return anthropic_wire.render_message(await chat_guarded(ctx, ctx.request, call.chat))
 
 
+async def _complete_text(ctx: CallContext) -> Result:
+    if ctx.request.stream:
+        return await call.chat_stream(ctx, ctx.request, format=call.CompletionFormat)
+    return completions_wire.render_completion(await chat_guarded(ctx, ctx.request, call.chat))
+
+
 async def _embed(ctx: CallContext) -> Result:
     response = await call.embed(ctx, ctx.request)
     return openai_wire.render_embeddings(response, ctx.request.encoding_format or "float")
@@ -88,6 +100,7 @@ async def messages(ctx: CallContext) -> Result:
     """``POST /v1/messages`` — Anthropic's Messages API, on any alias whatever the provider behind it."""
     await authenticate(ctx)
     ctx.request = anthropic_wire.parse_messages_request(await ctx.read_body())
+    ctx.request.passthrough_headers = anthropic_wire.passthrough_headers(ctx.headers)
     await resolve_alias(ctx, ctx.request.model, kind="chat")
     check_request_fits(ctx, ctx.request)
     return await _governed(ctx, _chat_anthropic)
@@ -130,38 +143,67 @@ async def usage(ctx: CallContext) -> Result:
 
 
 async def completions(ctx: CallContext) -> Result:
-    """``POST /v1/completions`` — legacy text completions, on any chat alias."""
-    raise NotImplementedError  # filled in by the completions work
+    """``POST /v1/completions`` — legacy text completions, on any chat alias: the prompt is one user message."""
+    await authenticate(ctx)
+    ctx.request = completions_wire.parse_completion_request(await ctx.read_body())
+    await resolve_alias(ctx, ctx.request.model, kind="chat")
+    check_request_fits(ctx, ctx.request)
+    return await _governed(ctx, _complete_text)
 
 
 async def count_message_tokens(ctx: CallContext) -> Result:
-    """``POST /v1/messages/count_tokens`` — Anthropic's token counting, on any chat alias."""
-    raise NotImplementedError  # filled in by the token-counting work
+    """``POST /v1/messages/count_tokens`` — Anthropic's token counting, on any chat alias.
+
+    Authenticated and checked like a call (the key, its subscription, the alias callable), but not a model
+    call: no usage event, no limits charged (``gateway.token_count``).
+    """
+    from gateway.token_count import count_input_tokens
+
+    await authenticate(ctx)
+    ctx.request = anthropic_wire.parse_messages_request(await ctx.read_body(), counting=True)
+    ctx.request.passthrough_headers = anthropic_wire.passthrough_headers(ctx.headers)
+    await resolve_alias(ctx, ctx.request.model, kind="chat")
+    return orjson.dumps({"input_tokens": await count_input_tokens(ctx, ctx.request)})
 
 
 async def count_response_tokens(ctx: CallContext) -> Result:
-    """``POST /v1/responses/input_tokens`` — the same counting for Responses-shaped input."""
-    raise NotImplementedError  # filled in with the Responses API
+    """``POST /v1/responses/input_tokens`` — what a ``/v1/responses`` call with this body would read, in tokens.
+
+    Not a model call: no usage event and no limit is charged (as ``/v1/messages/count_tokens``).
+    """
+    await authenticate(ctx)
+    wanted = responses_wire.parse_responses_request(await ctx.read_body())
+    await resolve_alias(ctx, wanted.model, kind="chat")
+    count = await count_input_tokens(ctx, await responses_step.begin(ctx, wanted))
+    return orjson.dumps({"object": "response.input_tokens", "input_tokens": count})
 
 
 # --- the Responses API (issue 18) -----------------------------------------------------------------
 
 
 async def responses(ctx: CallContext) -> Result:
-    """``POST /v1/responses``"""
-    raise NotImplementedError
+    """``POST /v1/responses`` — OpenAI's Responses API, on any chat alias whatever the provider behind it."""
+    await authenticate(ctx)
+    wanted = responses_wire.parse_responses_request(await ctx.read_body())
+    await resolve_alias(ctx, wanted.model, kind="chat")
+    ctx.request = await responses_step.begin(ctx, wanted)  # with the conversation previous_response_id names
+    check_request_fits(ctx, ctx.request, max_tokens_param="max_output_tokens")
+    return await _governed(ctx, responses_step.answer)
 
 
 async def retrieve_response(ctx: CallContext, response_id: str) -> Result:
-    """``GET /v1/responses/{id}``"""
-    raise NotImplementedError
+    """``GET /v1/responses/{id}`` — a stored response of the caller's team."""
+    await authenticate(ctx)
+    return await responses_step.retrieve(ctx, response_id)
 
 
 async def delete_response(ctx: CallContext, response_id: str) -> Result:
     """``DELETE /v1/responses/{id}``"""
-    raise NotImplementedError
+    await authenticate(ctx)
+    return await responses_step.delete(ctx, response_id)
 
 
 async def response_input_items(ctx: CallContext, response_id: str) -> Result:
     """``GET /v1/responses/{id}/input_items``"""
-    raise NotImplementedError
+    await authenticate(ctx)
+    return await responses_step.input_items(ctx, response_id)

@@ -46,6 +46,7 @@ from gateway.routing.health import health
 from gateway.routing.order import endpoint_label
 from gateway.usage import StreamUsage, completion_text, ensure_usage
 from gateway.wire import anthropic as anthropic_wire
+from gateway.wire import completions as completions_wire
 from gateway.wire import openai as openai_wire
 
 
@@ -204,6 +205,8 @@ FormatFactory = Callable[[CallContext, ChatRequest], StreamFormat]
 class OpenAIChatFormat:
     """OpenAI's ``chat.completion.chunk`` events, then ``[DONE]``."""
 
+    render_chunk = staticmethod(openai_wire.render_chat_chunk)
+
     def __init__(self, ctx: CallContext, request: ChatRequest) -> None:
         self.include_usage = request.include_usage
 
@@ -211,13 +214,19 @@ class OpenAIChatFormat:
         return b""
 
     def chunk(self, chunk: ChatChunk) -> bytes:
-        return openai_wire.render_chat_chunk(chunk, include_usage=self.include_usage)
+        return self.render_chunk(chunk, include_usage=self.include_usage)
 
     async def closing(self) -> bytes:
         return openai_wire.SSE_DONE
 
     def error(self, error: GatewayError) -> bytes:
         return openai_wire.render_stream_error(error)
+
+
+class CompletionFormat(OpenAIChatFormat):
+    """The legacy ``text_completion`` events (``/v1/completions``), then ``[DONE]``; errors as on chat."""
+
+    render_chunk = staticmethod(completions_wire.render_completion_chunk)
 
 
 class AnthropicFormat:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from gateway.limits import Admission
 from gateway.normal import ChatRequest, EmbeddingRequest, Usage
@@ -39,6 +40,7 @@ class CallContext:
     operation: str  # chat | embeddings | messages | models
     snapshot: Snapshot
     method: str = "POST"
+    query: str = ""  # the URL's query string, undecoded (paging of /v1/models)
     # Reads (bounded in size and time) the request body; the pipeline calls it after authentication,
     # so an unauthenticated caller never makes the gateway hold a body in memory.
     read_body: Callable[[], Awaitable[bytes]] = field(default=None)  # type: ignore[assignment]
@@ -47,6 +49,8 @@ class CallContext:
     started: float = field(default_factory=time.perf_counter)
     grant: KeyGrant | None = None  # 1 authenticate
     request: ChatRequest | EmbeddingRequest | None = None  # parsed
+    # What a surface keeps beside its normal-form request (the Responses API's ``ResponsesCall``).
+    surface: Any = None
     routing: AliasRouting | None = None  # the alias, resolved
     rules: tuple[LimitRule, ...] = ()  # 2 limits: every level this call must fit
     admission: Admission | None = None

@@ -36,6 +36,14 @@ async def resolve_alias(ctx: CallContext, alias: str, *, kind: str) -> None:
         routing = fresh.routing.get(alias)
     if routing is None:
         raise NotFoundError(f"The model '{alias}' does not exist or you do not have access to it.", param="model")
+    if alias in ctx.grant.withheld:  # subscribed, but this key's own model list leaves it out
+        record_refusal(Refusal(reason="alias_not_allowed_for_key", request_id=ctx.request_id, ip=ctx.client_ip,
+                               key_prefix=ctx.grant.key_prefix, key_id=ctx.grant.key_id,
+                               tenant_id=ctx.grant.tenant_id, alias=alias))
+        raise PermissionDeniedError(
+            f"API key {ctx.grant.key_prefix}… may not call '{alias}': it is limited to "
+            f"{', '.join(sorted(ctx.grant.aliases)) or 'no model'}. Use a key that names it, or create one.",
+            code="model_not_allowed_for_key", param="model")
     if alias not in ctx.grant.aliases:
         record_refusal(Refusal(reason="alias_not_subscribed", request_id=ctx.request_id, ip=ctx.client_ip,
                                key_prefix=ctx.grant.key_prefix, key_id=ctx.grant.key_id,
@@ -55,7 +63,8 @@ async def resolve_alias(ctx: CallContext, alias: str, *, kind: str) -> None:
     ctx.routing = routing
 
 
-def check_request_fits(ctx: CallContext, request: ChatRequest | EmbeddingRequest) -> None:
+def check_request_fits(ctx: CallContext, request: ChatRequest | EmbeddingRequest, *,
+                       max_tokens_param: str | None = None) -> None:
     """400 naming the field when a size the caller asked for is more than every endpoint of the alias supports.
 
     The wire parsers already refuse absurd values; this narrows them to the alias: output tokens to the
@@ -66,7 +75,7 @@ def check_request_fits(ctx: CallContext, request: ChatRequest | EmbeddingRequest
     if isinstance(request, ChatRequest):
         windows = [r.context_window for r in routes if r.context_window]
         if request.max_tokens is not None and windows and request.max_tokens > min(windows):
-            field = request.max_tokens_field if request.extra_format == "openai" else "max_tokens"
+            field = max_tokens_param or (request.max_tokens_field if request.extra_format == "openai" else "max_tokens")
             raise BadRequestError(
                 f"Invalid '{field}': {request.max_tokens} is more than '{ctx.routing.name}' supports "
                 f"(at most {min(windows)} tokens).", code="invalid_value", param=field)

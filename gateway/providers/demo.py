@@ -1,7 +1,8 @@
 """The local demo model: no key, no network, a deterministic answer derived from the prompt.
 
 It answers text, streams it piece by piece, calls a tool when tools are offered (arguments built from
-the tool's JSON schema), answers JSON under `response_format`, honours `max_tokens`, `stop` and `n`, and
+the tool's JSON schema), answers JSON under `response_format` (a JSON object, or a value that validates
+against the `json_schema` asked for: `_example`), honours `max_tokens`, `stop` and `n`, and
 embeds text as deterministic unit vectors from a hash. Usage is counted with the o200k tokenizer.
 `config`: `token_delay_ms` (pause between streamed pieces, default 0), `dimensions` (embedding size,
 default 256), `count_as` (model whose tokenizer counts usage, default `gpt-4o`).
@@ -53,28 +54,126 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _example(schema: Any, hint: str) -> Any:
-    """A deterministic value that fits a (simple) JSON schema."""
+# Loose but valid examples of the string formats JSON schemas (and pydantic) use most.
+_FORMATS = {
+    "date-time": "2024-01-01T00:00:00Z",
+    "date": "2024-01-01",
+    "time": "00:00:00Z",
+    "email": "demo@example.com",
+    "uri": "https://example.com/",
+    "url": "https://example.com/",
+    "hostname": "example.com",
+    "ipv4": "192.0.2.1",
+    "ipv6": "2001:db8::1",
+    "duration": "P1D",
+}
+_MAX_DEPTH = 8  # past this, only what the schema requires (a recursive model must end somewhere)
+
+
+def _resolve(schema: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
+    """Follow a local ``$ref`` (``#/$defs/X``, ``#/definitions/X``: what pydantic emits) to its schema."""
+    seen = 0
+    while isinstance(ref := schema.get("$ref"), str) and ref.startswith("#") and seen < 32:
+        node: Any = root
+        for part in ref[1:].split("/")[1:]:
+            node = node.get(part.replace("~1", "/").replace("~0", "~")) if isinstance(node, dict) else None
+        if not isinstance(node, dict):
+            return {}
+        schema = {**node, **{k: v for k, v in schema.items() if k != "$ref"}}
+        seen += 1
+    return schema
+
+
+def _merged(schemas: list[Any], root: dict[str, Any]) -> dict[str, Any]:
+    """``allOf`` as one schema: properties and required together, the first word on anything else."""
+    out: dict[str, Any] = {}
+    for sub in schemas:
+        if not isinstance(sub, dict):
+            continue
+        sub = _resolve(sub, root)
+        if isinstance(sub.get("allOf"), list):
+            sub = {**_merged(sub["allOf"], root), **{k: v for k, v in sub.items() if k != "allOf"}}
+        for key, value in sub.items():
+            if key == "properties":
+                out["properties"] = {**out.get("properties", {}), **value}
+            elif key == "required":
+                out["required"] = [*out.get("required", []), *(r for r in value if r not in out.get("required", []))]
+            else:
+                out.setdefault(key, value)
+    return out
+
+
+def _bounded(value: float, schema: dict[str, Any], step: float) -> float:
+    low, high = schema.get("minimum"), schema.get("maximum")
+    if isinstance(schema.get("exclusiveMinimum"), int | float):
+        low = schema["exclusiveMinimum"] + step
+    if isinstance(schema.get("exclusiveMaximum"), int | float):
+        high = schema["exclusiveMaximum"] - step
+    if isinstance(low, int | float) and value < low:
+        value = low
+    if isinstance(high, int | float) and value > high:
+        value = high
+    return value
+
+
+def _string(schema: dict[str, Any], hint: str) -> str:
+    fmt = schema.get("format")
+    if fmt == "uuid":
+        digest = _digest(hint)
+        text = f"{digest[:8]}-{digest[8:12]}-4{digest[13:16]}-8{digest[17:20]}-{digest[20:32]}"
+    else:
+        text = _FORMATS.get(fmt, hint)
+    low, high = schema.get("minLength"), schema.get("maxLength")
+    if isinstance(low, int) and len(text) < low:
+        text = text + "x" * (low - len(text))
+    if isinstance(high, int) and len(text) > high:
+        text = text[:high]
+    return text
+
+
+def _example(schema: Any, hint: str, root: dict[str, Any] | None = None, depth: int = 0) -> Any:
+    """A deterministic value that validates against ``schema``: types, ``required`` / ``properties``, ``enum``,
+    ``const``, nesting, item counts, numeric bounds, string lengths and (loosely) formats, the first branch of
+    ``anyOf`` / ``oneOf``, ``allOf`` merged, and local ``$ref``s. Regex ``pattern``s are not honoured."""
     if not isinstance(schema, dict):
         return hint
+    root = schema if root is None else root
+    schema = _resolve(schema, root)
+    if isinstance(schema.get("allOf"), list):
+        schema = {**_merged(schema["allOf"], root), **{k: v for k, v in schema.items() if k != "allOf"}}
+    if "const" in schema:
+        return schema["const"]
     if schema.get("enum"):
         return schema["enum"][0]
+    for branches in ("anyOf", "oneOf"):
+        if isinstance(schema.get(branches), list) and schema[branches]:
+            rest = {k: v for k, v in schema.items() if k != branches}
+            return _example({**rest, **_resolve(schema[branches][0], root)}, hint, root, depth)
     kind = schema.get("type")
     if isinstance(kind, list):
-        kind = next((k for k in kind if k != "null"), "string")
-    if kind == "object" or "properties" in schema:
+        kind = next((k for k in kind if k != "null"), "null")
+    if kind == "object" or (kind is None and "properties" in schema):
         props = schema.get("properties") or {}
-        wanted = schema.get("required") or list(props)
-        return {name: _example(props.get(name), hint) for name in wanted}
+        wanted = schema.get("required") if "required" in schema or depth >= _MAX_DEPTH else list(props)
+        return {name: _example(props.get(name, {}), hint, root, depth + 1) for name in wanted or ()}
+    if kind == "array" or (kind is None and ("items" in schema or "prefixItems" in schema)):
+        prefix = schema.get("prefixItems") if isinstance(schema.get("prefixItems"), list) else []
+        low = schema.get("minItems") if isinstance(schema.get("minItems"), int) else 0
+        count = max(low, len(prefix), 0 if depth >= _MAX_DEPTH else 1)
+        if isinstance(schema.get("maxItems"), int):
+            count = min(count, schema["maxItems"])
+        items = schema.get("items")
+        return [_example(prefix[i] if i < len(prefix) else items if isinstance(items, dict) else {},
+                         hint if i == 0 else f"{hint} {i + 1}", root, depth + 1) for i in range(count)]
     if kind == "integer":
-        return len(hint) % 100
+        return int(_bounded(len(hint) % 100, schema, 1))
     if kind == "number":
-        return round((len(hint) % 1000) / 10, 1)
+        return _bounded(round((len(hint) % 1000) / 10, 1), schema, 0.1)
     if kind == "boolean":
         return True
-    if kind == "array":
-        return [_example(schema.get("items"), hint)]
-    return hint
+    if kind == "null":
+        return None
+    return _string(schema, hint)
 
 
 def _tool_to_call(req: ChatRequest) -> Tool | None:
@@ -98,7 +197,10 @@ def answer_text(req: ChatRequest, index: int = 0) -> str:
         text = f"This is the demo model answering. You said: \u201c{said}\u201d ({words} word{"" if words == 1 else "s"})."
     if index:
         text += f" (alternative {index + 1})"
-    if req.response_format is not None and req.response_format.type != "text":
+    fmt = req.response_format
+    if fmt is not None and fmt.type == "json_schema" and isinstance((fmt.json_schema or {}).get("schema"), dict):
+        text = orjson.dumps(_example(fmt.json_schema["schema"], " ".join(said.split()[:8]) or "demo")).decode()
+    elif fmt is not None and fmt.type != "text":
         text = orjson.dumps({"model": "demo", "answer": text}).decode()
     return text
 

@@ -3,8 +3,9 @@
 Inbound (the gateway's own `/v1/messages`, so the Anthropic SDK works on any alias):
 `parse_messages_request()` validates a body into a `ChatRequest`; `render_message()` renders a
 `ChatResponse` as an Anthropic `message`; `StreamWriter` renders a stream of `ChatChunk`s as Anthropic's
-events (message_start, ping, content_block_start/delta/stop, message_delta, message_stop), tool_use included;
-`render_error()` gives Anthropic's error body.
+events (message_start, ping, content_block_start/delta/stop, message_delta, message_stop), tool_use included
+(ids always `toolu_…`, whatever the upstream's: `tool_use_id()`); `render_error()` gives Anthropic's error body;
+`passthrough_headers()` picks the caller's headers meant for Anthropic upstreams.
 
 Outbound (Anthropic upstreams): `request_from_chat()` builds the upstream body, `chat_response_from_message()`
 reads its answer and `StreamReader` turns its streaming events into chunks.
@@ -12,6 +13,7 @@ reads its answer and `StreamReader` turns its streaming events into chunks.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -220,21 +222,30 @@ def _parse_tool_choice(value: Any) -> tuple[ToolChoice | None, bool | None]:
     raise invalid_value("tool_choice.type", f"'{kind}' is not one of 'auto', 'any', 'tool', 'none'.")
 
 
-def parse_messages_request(body: bytes | dict[str, Any]) -> ChatRequest:
-    """Validate an Anthropic Messages request into a `ChatRequest` (400 naming the param otherwise)."""
+def _max_tokens(value: Any, *, required: bool) -> int | None:
+    if value is None:
+        if required:
+            raise missing("max_tokens")
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise invalid_type("max_tokens", "a positive integer", value)
+    if not 1 <= value <= MAX_OUTPUT_TOKENS:
+        raise invalid_value("max_tokens", f"expected a value between 1 and {MAX_OUTPUT_TOKENS}, but got {value}.")
+    return value
+
+
+def parse_messages_request(body: bytes | dict[str, Any], *, counting: bool = False) -> ChatRequest:
+    """Validate an Anthropic Messages request into a `ChatRequest` (400 naming the param otherwise).
+
+    `counting`: the body of `/v1/messages/count_tokens`, which has no `max_tokens` (one given is still checked).
+    """
     data = body if isinstance(body, dict) else load_json_object(body)
     model = data.get("model")
     if model is None:
         raise missing("model")
     if not isinstance(model, str) or not model:
         raise invalid_type("model", "a non-empty string", model)
-    max_tokens = data.get("max_tokens")
-    if max_tokens is None:
-        raise missing("max_tokens")
-    if isinstance(max_tokens, bool) or not isinstance(max_tokens, int):
-        raise invalid_type("max_tokens", "a positive integer", max_tokens)
-    if not 1 <= max_tokens <= MAX_OUTPUT_TOKENS:
-        raise invalid_value("max_tokens", f"expected a value between 1 and {MAX_OUTPUT_TOKENS}, but got {max_tokens}.")
+    max_tokens = _max_tokens(data.get("max_tokens"), required=not counting)
     raw_messages = data.get("messages")
     if raw_messages is None:
         raise missing("messages")
@@ -300,7 +311,39 @@ def parse_messages_request(body: bytes | dict[str, Any]) -> ChatRequest:
     )
 
 
+_VERSION_SHAPE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def passthrough_headers(headers: dict[str, str]) -> dict[str, str]:
+    """The caller's `anthropic-beta` and `anthropic-version`, to send unchanged to Anthropic upstreams.
+
+    A version is passed only when well formed (`YYYY-MM-DD`); otherwise the endpoint's configured one is used.
+    """
+    out = {}
+    if beta := headers.get("anthropic-beta", "").strip():
+        out["anthropic-beta"] = beta
+    version = headers.get("anthropic-version", "").strip()
+    if _VERSION_SHAPE.match(version):
+        out["anthropic-version"] = version
+    return out
+
+
 # --- inbound: rendering the gateway's answers as Anthropic's ---------------------------------------------------
+
+
+def tool_use_id(call_id: str) -> str:
+    """The id of a tool call as Anthropic's `toolu_…`, deterministic (``call_abc`` → ``toolu_abc``).
+
+    The caller sends it back in `tool_result.tool_use_id` and in the assistant turn alike, so the upstream
+    sees the same id on both sides of the conversation, whatever its own style.
+    """
+    if call_id.startswith("toolu_"):
+        return call_id
+    rest = call_id.removeprefix("call_").removeprefix("call-") or new_id("")
+    return "toolu_" + _NOT_ID_CHARACTER.sub("_", rest)
+
+
+_NOT_ID_CHARACTER = re.compile(r"[^A-Za-z0-9_-]")  # Anthropic's tool_use ids match ^[a-zA-Z0-9_-]+$
 
 
 def message_id(response_id: str) -> str:
@@ -321,7 +364,8 @@ def message_dict(resp: ChatResponse) -> dict[str, Any]:
     if text or not choice.message.tool_calls:
         content.append({"type": "text", "text": text})
     for call in choice.message.tool_calls or ():
-        content.append({"type": "tool_use", "id": call.id, "name": call.name, "input": call.arguments_object()})
+        content.append({"type": "tool_use", "id": tool_use_id(call.id), "name": call.name,
+                        "input": call.arguments_object()})
     return {
         "id": message_id(resp.id),
         "type": "message",
@@ -428,7 +472,7 @@ class StreamWriter:
         for tc in chunk.tool_calls or ():
             if tc.id is not None:
                 out += self._open_block(
-                    "tool_use", {"type": "tool_use", "id": tc.id, "name": tc.name or "", "input": {}}
+                    "tool_use", {"type": "tool_use", "id": tool_use_id(tc.id), "name": tc.name or "", "input": {}}
                 )
                 self._tool_blocks[tc.index] = self._block
             if tc.arguments and tc.index in self._tool_blocks:

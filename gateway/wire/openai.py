@@ -331,6 +331,18 @@ def _parse_stop(value: Any) -> list[str] | None:
     raise invalid_type("stop", "a string or an array of strings", value)
 
 
+def parse_include_usage(data: dict[str, Any], stream: bool) -> bool:
+    """``stream_options.include_usage``: only allowed on a stream (as OpenAI says)."""
+    options = data.get("stream_options")
+    if options is None:
+        return False
+    if not stream:
+        raise invalid_value("stream_options", "'stream_options' is only allowed when 'stream' is enabled.")
+    if not isinstance(options, dict):
+        raise invalid_type("stream_options", "an object", options)
+    return _bool(options, "include_usage", "stream_options.include_usage") or False
+
+
 def parse_chat_request(body: bytes | dict[str, Any]) -> ChatRequest:
     """Validate a chat-completions request body into a `ChatRequest` (400 naming the param otherwise)."""
     data = body if isinstance(body, dict) else load_json_object(body)
@@ -351,14 +363,7 @@ def parse_chat_request(body: bytes | dict[str, Any]) -> ChatRequest:
     messages = [_parse_message(raw, i) for i, raw in enumerate(raw_messages)]
 
     stream = _bool(data, "stream") or False
-    include_usage = False
-    options = data.get("stream_options")
-    if options is not None:
-        if not stream:
-            raise invalid_value("stream_options", "'stream_options' is only allowed when 'stream' is enabled.")
-        if not isinstance(options, dict):
-            raise invalid_type("stream_options", "an object", options)
-        include_usage = _bool(options, "include_usage", "stream_options.include_usage") or False
+    include_usage = parse_include_usage(data, stream)
 
     max_tokens_field = "max_tokens"
     max_tokens = _int(data, "max_tokens", 1, MAX_OUTPUT_TOKENS)

@@ -40,6 +40,9 @@ class ApiKey(TenantOwned):
     replaced_by = models.OneToOneField("self", on_delete=models.SET_NULL, null=True, blank=True,
                                        related_name="replaces", help_text="The key this one was rotated into.")
     ip_allowlist = models.JSONField(default=list, blank=True, help_text="CIDRs it may be used from; empty: any.")
+    allowed_aliases = models.JSONField(
+        default=list, blank=True,
+        help_text="Model aliases this key may call, among its application's subscriptions; empty: all of them.")
     last_used_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -62,12 +62,12 @@ def _check_expiry(expires_at: datetime | None) -> None:
 
 
 def _issue(*, application: Application, actor: User | None, name: str, expires_at: datetime | None,
-           ip_allowlist: list[str]) -> tuple[ApiKey, str]:
+           ip_allowlist: list[str], allowed_aliases: list[str] | None = None) -> tuple[ApiKey, str]:
     secret = new_secret(KEY_SCHEME)
     key = ApiKey.objects.create(
         tenant_id=application.tenant_id, application=application, name=(name or "").strip()[:100],
         key_prefix=secret[:PREFIX_LENGTH], key_hash=hash_secret(secret), created_by=actor, expires_at=expires_at,
-        ip_allowlist=ip_allowlist,
+        ip_allowlist=ip_allowlist, allowed_aliases=allowed_aliases or [],
     )
     return key, secret
 
@@ -80,7 +80,7 @@ def _refuse_playground(application: Application) -> None:
 
 def _audit_key(key: ApiKey) -> dict:
     return {"prefix": key.key_prefix, "application": key.application.name, "name": key.name,
-            "expires_at": key.expires_at, "ip_allowlist": key.ip_allowlist}
+            "expires_at": key.expires_at, "ip_allowlist": key.ip_allowlist, "allowed_aliases": key.allowed_aliases}
 
 
 def create_api_key(
@@ -90,15 +90,20 @@ def create_api_key(
     name: str = "",
     expires_at: datetime | None = None,
     ip_allowlist: Iterable[str] | str | None = None,
+    allowed_aliases: Iterable[str] | None = None,
 ) -> tuple[ApiKey, str]:
-    """Issue a key for ``application``. Returns the key and its secret — the only time the secret exists."""
+    """Issue a key for ``application``. Returns the key and its secret — the only time the secret exists.
+
+    ``allowed_aliases``: the models this key may call, a restriction within the application's subscriptions
+    (the gateway refuses any other with 403 ``model_not_allowed_for_key``); empty or None: all of them.
+    """
     check_permission(actor, "key.manage", application)
     _refuse_playground(application)
     _check_expiry(expires_at)
     allowlist = clean_ip_allowlist(ip_allowlist)
     with transaction.atomic():
         key, secret = _issue(application=application, actor=actor, name=name, expires_at=expires_at,
-                             ip_allowlist=allowlist)
+                             ip_allowlist=allowlist, allowed_aliases=sorted(set(allowed_aliases or ())))
         record_event(action="api_key.create", actor=actor, target=key, changes=_audit_key(key))
         config_version.bump("keys")
         return key, secret
@@ -107,7 +112,7 @@ def create_api_key(
 def rotate_api_key(
     *, actor: User | None, key: ApiKey, overlap: timedelta = DEFAULT_ROTATION_OVERLAP
 ) -> tuple[ApiKey, str]:
-    """Issue a successor of ``key`` (same application, name, allow-list and lifetime); the old key keeps
+    """Issue a successor of ``key`` (same application, name, allow-list, model list and lifetime); the old key keeps
     working for ``overlap`` and then expires, so callers can switch without downtime."""
     check_permission(actor, "key.manage", key)
     if overlap < timedelta(0) or overlap > MAX_ROTATION_OVERLAP:
@@ -123,7 +128,8 @@ def rotate_api_key(
             raise ValidationError("An expired key cannot be rotated; create a new key.")
         now = timezone.now()
         new, secret = _issue(application=old.application, actor=actor, name=old.name,
-                             expires_at=_same_lifetime(old, now), ip_allowlist=list(old.ip_allowlist))
+                             expires_at=_same_lifetime(old, now), ip_allowlist=list(old.ip_allowlist),
+                             allowed_aliases=list(old.allowed_aliases))
         overlap_ends = now + overlap
         old.expires_at = min(old.expires_at, overlap_ends) if old.expires_at else overlap_ends
         old.replaced_by = new

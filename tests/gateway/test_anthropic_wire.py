@@ -133,7 +133,7 @@ def test_response_renders_as_anthropic_message():
     assert msg.id.startswith("msg_") and msg.stop_reason == "tool_use"
     assert data["content"] == [
         {"type": "text", "text": "Let me check."},
-        {"type": "tool_use", "id": "call_1", "name": "weather", "input": {"city": "Oslo"}},
+        {"type": "tool_use", "id": "toolu_1", "name": "weather", "input": {"city": "Oslo"}},
     ]
     assert data["usage"] == {"input_tokens": 20, "output_tokens": 9}
 
@@ -173,7 +173,7 @@ def test_stream_of_chunks_renders_as_anthropic_events():
         "message_delta",
         "message_stop",
     ]
-    assert events[6][1]["content_block"] == {"type": "tool_use", "id": "call_1", "name": "weather", "input": {}}
+    assert events[6][1]["content_block"] == {"type": "tool_use", "id": "toolu_1", "name": "weather", "input": {}}
     assert events[7][1]["delta"] == {"type": "input_json_delta", "partial_json": '{"city":'}
     assert events[10][1]["delta"]["stop_reason"] == "tool_use"
     assert events[10][1]["usage"] == {"output_tokens": 7, "input_tokens": 11}

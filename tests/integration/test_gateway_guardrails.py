@@ -199,3 +199,32 @@ def test_an_answer_off_the_requested_json_schema_is_asked_once_more_then_refused
     assert served.status_code == 200 and json.loads(served.json()["choices"][0]["message"]["content"]) == {
         "city": "Paris"}
     assert setup.upstreams.calls(setup.up("main")) == 1
+
+
+def test_the_responses_api_is_guarded_like_chat(setup):
+    """/v1/responses takes the same steps 3 and 6: masked on the way in, restored on the way out, whole or streamed."""
+    _pii(setup)
+    answer = setup.client.responses.create(model="guarded-chat", instructions=f"The user is {EMAIL}.",
+                                           input=f"Write to {EMAIL}.")
+    sent = setup.upstreams.last_request(setup.up("main"))
+    assert [m["content"] for m in sent["messages"]][0] == "The user is <EMAIL_1>."
+    assert EMAIL not in json.dumps(sent)
+    assert answer.output_text == f"Write to {EMAIL}."  # the echo, un-masked
+
+    setup.upstreams.set(setup.up("main"), answer="Mail <EMAIL_1> or eve@else.example.", piece=3)
+    events = list(setup.client.responses.create(model="guarded-chat", input=f"Who is {EMAIL}?", stream=True))
+    deltas = [e.delta for e in events if e.type == "response.output_text.delta"]
+    assert "".join(deltas) == events[-1].response.output_text == f"Mail {EMAIL} or <EMAIL_2>."
+    assert not any("eve@" in d for d in deltas)
+
+
+def test_a_responses_call_a_policy_blocks_is_403_and_stores_nothing(setup):
+    from gateway.models import StoredResponse
+
+    _pii(setup)
+    before = StoredResponse.objects.count()
+    with pytest.raises(openai.PermissionDeniedError) as refused:
+        setup.client.responses.create(model="guarded-chat", input=f"My card is {CARD}.")
+    assert refused.value.body["code"] == "policy_violation" and "4111" not in refused.value.response.text
+    assert setup.upstreams.calls(setup.up("main")) == 0
+    assert StoredResponse.objects.count() == before

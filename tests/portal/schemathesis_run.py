@@ -19,6 +19,13 @@ def run_schemathesis(server_url: str, user, token: str, workdir: Path, *, paths:
     browser.force_login(user)
     schema = workdir / "openapi.json"
     schema.write_bytes(browser.get("/api/schema/", HTTP_ACCEPT="application/json").content)
+    return run_schemathesis_on(schema, server_url, token, workdir, paths=paths, checks=checks, examples=examples,
+                               seed=seed)
+
+
+def run_schemathesis_on(schema: Path, server_url: str, token: str, workdir: Path, *, paths: str, checks: str,
+                        examples: int, seed: int) -> subprocess.CompletedProcess:
+    """Fuzz ``paths`` of the document in ``schema`` with ``token``, as ``run_schemathesis`` does."""
     return subprocess.run(
         [str(Path(sys.executable).parent / "st"), "run", str(schema), "--url", server_url,
          "--checks", checks, "--phases", "examples,fuzzing",

@@ -21,7 +21,8 @@ REASON = "granted by the create_api_key command"
 
 
 class Command(BaseCommand):
-    help = ("Create an API key for --app of --tenant that may call --models. Creates the team, the application "
+    help = ("Create an API key for --app of --tenant that may call --models (only those, even where the application "
+            "is subscribed to more). Creates the team, the application "
             "and approved subscriptions (approver: system) when missing, all audited. Prints the key once.")
 
     def add_arguments(self, parser):
@@ -65,8 +66,9 @@ class Command(BaseCommand):
                                                 description="Created by the create_api_key command.")
                 for alias_name in names:
                     services.grant_subscription(application=application, alias=aliases[alias_name], reason=REASON)
+                # The key may call only these models, even when its application is subscribed to more.
                 key, secret = services.create_api_key(actor=None, application=application, name=name,
-                                                      expires_at=expires_at)
+                                                      expires_at=expires_at, allowed_aliases=names)
                 if limits:
                     services.set_limits(actor=None, owner=key, values=limits)
         except ValidationError as exc:
