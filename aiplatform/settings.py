@@ -113,6 +113,24 @@ GATEWAY_GOVERNANCE = env.bool("GATEWAY_GOVERNANCE", True)
 # The Responses API keeps a response (``store``, on unless the caller says ``store: false``) this many days,
 # for ``GET /v1/responses/{id}`` and ``previous_response_id``; a housekeeping task deletes it afterwards.
 GATEWAY_RESPONSES_RETENTION_DAYS = env.int("GATEWAY_RESPONSES_RETENTION_DAYS", 30)
+# Files applications upload (``POST /v1/files``, the Batch API's input and output): on S3 when
+# FILES_S3_BUCKET is set (credentials from boto3's usual chain: role, environment, profile), else under DATA_DIR.
+FILES_S3_BUCKET = env.str("FILES_S3_BUCKET", "")
+_FILES_STORAGE = (
+    {"BACKEND": "storages.backends.s3.S3Storage",
+     "OPTIONS": {"bucket_name": FILES_S3_BUCKET, "location": env.str("FILES_S3_PREFIX", "switchboard-files"),
+                 "region_name": env.str("FILES_S3_REGION", "") or None,
+                 "endpoint_url": env.str("FILES_S3_ENDPOINT_URL", "") or None,
+                 "default_acl": None, "file_overwrite": False}}
+    if FILES_S3_BUCKET else
+    {"BACKEND": "django.core.files.storage.FileSystemStorage",
+     "OPTIONS": {"location": str(DATA_DIR / "files"), "base_url": None}}
+)
+# The largest file /v1/files takes (bytes; OpenAI's batch input limit is 200 MB), how long an upload may take
+# (seconds), and how long a file is kept unless its upload asked for less (days).
+FILES_MAX_BYTES = env.int("FILES_MAX_BYTES", 200 * 1024 * 1024)
+FILES_UPLOAD_TIMEOUT_SECONDS = env.float("FILES_UPLOAD_TIMEOUT_SECONDS", 600.0)
+FILES_RETENTION_DAYS = env.int("FILES_RETENTION_DAYS", 30)
 # The plan an application follows when it names none.
 DEFAULT_PLAN = env.str("DEFAULT_PLAN", "standard")
 # A call in flight longer than this no longer holds a concurrency slot or a strict-budget reservation
@@ -482,6 +500,7 @@ STATICFILES_FINDERS = [
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    "files": _FILES_STORAGE,
 }
 WHITENOISE_USE_FINDERS = DEBUG
 

@@ -17,7 +17,7 @@ from django.conf import settings
 from aiplatform.client_address import client_address
 from aiplatform.lifespan import on_shutdown, on_startup
 from aiplatform.request_context import mint_request_id, well_formed_incoming_id
-from gateway import feedback, http_clients, metering, pipeline, tokens
+from gateway import feedback, files, http_clients, metering, pipeline, tokens
 from gateway.errors import (
     BadRequestError,
     GatewayError,
@@ -74,15 +74,18 @@ ROUTES: dict[str, dict[str, tuple]] = {
     "/v1/models": {"GET": (pipeline.list_models, "models", "openai")},
     "/v1/usage": {"GET": (pipeline.usage, "usage", "openai")},
     "/v1/feedback": {"POST": (feedback.submit_feedback, "feedback", "openai")},
+    "/v1/files": {"POST": (files.upload, "files", "openai"), "GET": (files.list_files, "files", "openai")},
 }
 # Paths that end in an id: prefix → method → (handler, operation, error style), and the sub-paths after the id.
 ID_ROUTES: dict[str, dict[str, tuple]] = {
     "/v1/models/": {"GET": (pipeline.retrieve_model, "models", "openai")},
     "/v1/responses/": {"GET": (pipeline.retrieve_response, "responses", "openai"),
                        "DELETE": (pipeline.delete_response, "responses", "openai")},
+    "/v1/files/": {"GET": (files.retrieve, "files", "openai"), "DELETE": (files.delete, "files", "openai")},
 }
 ID_SUBROUTES: dict[tuple[str, str], dict[str, tuple]] = {
     ("/v1/responses/", "input_items"): {"GET": (pipeline.response_input_items, "responses", "openai")},
+    ("/v1/files/", "content"): {"GET": (files.content, "files", "openai")},
 }
 # A successful answer is 200 except where a route creates something.
 CREATED = frozenset({"/v1/feedback"})
@@ -182,8 +185,9 @@ async def _send_stream(send, receive, stream: StreamBody, headers: list[tuple[by
     """Send chunks as they come; if the caller disconnects, stop (which closes the upstream)."""
 
     async def pump() -> None:
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", SSE), (b"cache-control", b"no-cache"), *headers]})
+        kind = [(b"content-type", SSE), (b"cache-control", b"no-cache")] if stream.content_type == SSE \
+            else [(b"content-type", stream.content_type)]
+        await send({"type": "http.response.start", "status": 200, "headers": [*kind, *headers]})
         async with contextlib.aclosing(stream.chunks) as chunks:
             async for piece in chunks:
                 await send({"type": "http.response.body", "body": piece, "more_body": True})
@@ -253,7 +257,7 @@ async def _dispatch(scope, receive, headers, request_id, path, extra_headers, st
     ctx = CallContext(request_id=request_id, client_request_id=well_formed_incoming_id(headers.get("x-request-id")),
                       client_ip=_client_ip(scope, headers), headers=headers,
                       read_body=_body_reader(receive, headers), operation=operation, style=style,
-                      snapshot=await state.current(), response_headers=extra_headers, method=method,
+                      snapshot=await state.current(), response_headers=extra_headers, method=method, receive=receive,
                       query=scope.get("query_string", b"").decode("latin-1"))
     if item_id is not None:
         return await handler(ctx, item_id)

@@ -94,3 +94,11 @@ def deliver_alert_webhook(self, alert_id: int, webhook_id: int) -> None:
     countdown = webhooks.attempt_delivery(alert_id=alert_id, webhook_id=webhook_id, attempt=self.request.retries + 1)
     if countdown is not None:
         raise self.retry(countdown=countdown)
+
+
+@shared_task(name="portal.purge_expired_files")
+def purge_expired_files() -> int:
+    """Delete uploaded files past their expiry, rows and bytes (celery beat, hourly)."""
+    from portal.services.files import purge_expired_files as purge
+
+    return purge()

@@ -159,9 +159,10 @@ async def _attempt[T](ctx: CallContext, once: Callable[[UpstreamTarget], Awaitab
 
 @dataclass(slots=True)
 class StreamBody:
-    """Bytes to send, produced as the upstream produces them."""
+    """Bytes to send, produced as the upstream produces them (or as a stored file is read)."""
 
     chunks: AsyncIterator[bytes]
+    content_type: bytes = b"text/event-stream"
 
 
 async def chat(ctx: CallContext, request: ChatRequest) -> ChatResponse:

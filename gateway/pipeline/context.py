@@ -44,6 +44,8 @@ class CallContext:
     # Reads (bounded in size and time) the request body; the pipeline calls it after authentication,
     # so an unauthenticated caller never makes the gateway hold a body in memory.
     read_body: Callable[[], Awaitable[bytes]] = field(default=None)  # type: ignore[assignment]
+    # The ASGI receive itself, for a body that is not JSON (a file upload streams through it after authentication).
+    receive: Callable[[], Awaitable[dict]] | None = None
     client_request_id: str = ""  # the caller's X-Request-Id (searchable in the ledger)
     style: str = "openai"  # the caller's wire format: openai | anthropic (errors, rate-limit headers)
     started: float = field(default_factory=time.perf_counter)

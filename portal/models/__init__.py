@@ -4,6 +4,7 @@ ledger with its rollups, the results of shadow traffic, and the record of guardr
 
 from portal.models.applications import Application, DataClassification, Environment
 from portal.models.feedback import Feedback, FeedbackStatus
+from portal.models.files import FilePurpose, UploadedFile
 from portal.models.guardrails import GuardDecision, PayloadMode, PayloadRecord
 from portal.models.hosting import HostingRequest, HostingStatus, LatencyNeed
 from portal.models.keys import ApiKey, PersonalAccessToken
@@ -38,6 +39,7 @@ __all__ = [
     "DataClassification",
     "Environment",
     "Feedback",
+    "FilePurpose",
     "FeedbackStatus",
     "GuardDecision",
     "PayloadMode",
@@ -56,5 +58,6 @@ __all__ = [
     "Subscription",
     "SubscriptionStatus",
     "SubscriptionTransition",
+    "UploadedFile",
     "UsageEvent",
 ]
