@@ -131,6 +131,10 @@ _FILES_STORAGE = (
 FILES_MAX_BYTES = env.int("FILES_MAX_BYTES", 200 * 1024 * 1024)
 FILES_UPLOAD_TIMEOUT_SECONDS = env.float("FILES_UPLOAD_TIMEOUT_SECONDS", 600.0)
 FILES_RETENTION_DAYS = env.int("FILES_RETENTION_DAYS", 30)
+# Webhooks (budget alerts, batches): https only where HTTPS_ONLY is on, and never to a private or internal
+# address (loopback, RFC 1918, link-local, CGNAT) unless its network is listed here, e.g. "10.20.0.0/16".
+WEBHOOK_REQUIRE_HTTPS = env.bool("WEBHOOK_REQUIRE_HTTPS", HTTPS_ONLY)
+WEBHOOK_ALLOWED_NETWORKS = env.list("WEBHOOK_ALLOWED_NETWORKS", [])
 # The plan an application follows when it names none.
 DEFAULT_PLAN = env.str("DEFAULT_PLAN", "standard")
 # A call in flight longer than this no longer holds a concurrency slot or a strict-budget reservation

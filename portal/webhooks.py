@@ -45,6 +45,7 @@ from aiplatform.models import Tenant, User
 from portal import alerts  # (alerts imports this module too: both use each other's names at call time only)
 from portal.models import AlertWebhook, BudgetAlert
 from portal.services.transitions import check_permission
+from portal.webhook_targets import UnresolvableTarget, UnsafeWebhookTarget, check_target
 from registry.models.http_urls import validate_http_url
 from registry.secrets import SecretReferenceError, SecretUnavailable, encrypt_secret, resolve_secret
 
@@ -136,6 +137,12 @@ def create_alert_webhook(*, actor: User | None, tenant: Tenant, url: str) -> tup
         raise ValidationError({"url": exc.messages}) from None
     if len(url) > AlertWebhook._meta.get_field("url").max_length:
         raise ValidationError({"url": "That URL is too long (500 characters at most)."})
+    try:
+        check_target(url)
+    except UnresolvableTarget:
+        pass  # checked again before every delivery; a name may resolve tomorrow that does not today
+    except UnsafeWebhookTarget as refused:
+        raise ValidationError({"url": f"This URL may not receive webhooks: {refused}."}) from None
     secret = new_signing_secret()
     with transaction.atomic():
         webhook = AlertWebhook.objects.create(tenant=tenant, url=url, secret_ref=encrypt_secret(secret),
@@ -195,11 +202,16 @@ def _retry_after(response: httpx.Response) -> float | None:
 
 
 def post(webhook: AlertWebhook, alert: BudgetAlert) -> Attempt:
-    """One signed POST of ``alert`` to ``webhook``; never follows a redirect."""
+    """One signed POST of ``alert`` to ``webhook``; never follows a redirect, and connects only to an address
+    ``portal.webhook_targets`` allows (the one it checked, so DNS cannot swap it for another)."""
     try:
         validate_http_url(webhook.url)
     except ValidationError:
         return Attempt(delivered=False, reason="not an http(s) URL")
+    try:
+        target = check_target(webhook.url)
+    except UnsafeWebhookTarget as refused:
+        return Attempt(delivered=False, reason=f"target refused: {refused}")
     try:
         secret = resolve_secret(webhook.secret_ref)
         body = orjson.dumps(alert_payload(alert))
@@ -214,7 +226,10 @@ def post(webhook: AlertWebhook, alert: BudgetAlert) -> Attempt:
     except (SecretReferenceError, SecretUnavailable, ValueError):  # ValueError: not base64 after whsec_
         return Attempt(delivered=False, reason="signing secret unavailable")
     try:
-        response = httpx.post(webhook.url, content=body, headers=headers, timeout=TIMEOUT, follow_redirects=False)
+        netloc = urlsplit(webhook.url).netloc.rpartition("@")[2]
+        with httpx.Client(timeout=TIMEOUT, follow_redirects=False) as client:
+            response = client.post(target.pinned_url, content=body, headers={**headers, "host": netloc},
+                                   extensions={"sni_hostname": target.host})
     except httpx.InvalidURL:  # passed the rule above, yet httpx cannot call it
         return Attempt(delivered=False, reason="not an http(s) URL")
     except httpx.HTTPError as exc:  # refused, reset, timed out, bad TLS...

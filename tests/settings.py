@@ -8,6 +8,8 @@ import os
 
 os.environ.setdefault("HTTPS_ONLY", "false")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
+# The tests' webhook receivers listen on loopback, which production refuses unless an operator allows it.
+os.environ.setdefault("WEBHOOK_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128")
 
 from aiplatform.settings import *  # noqa: E402,F403
 
