@@ -136,3 +136,8 @@ class UsageMonthForm(forms.Form):
         if match is None or not 2000 <= int(match[1]) <= 9998:
             raise forms.ValidationError("Give a month as YYYY-MM, e.g. 2026-12.")
         return Period.month(int(match[1]), int(match[2]))
+
+
+class WebhookForm(forms.Form):
+    url = forms.URLField(label="Receiver URL", max_length=500, assume_scheme="https",
+                         help_text="Where the team's events are posted, signed the Standard Webhooks way.")

@@ -16,6 +16,7 @@ from portal import (
     views_team,
     views_usage,
     views_variants,
+    views_webhooks,
 )
 
 app_name = "portal"
@@ -53,6 +54,10 @@ urlpatterns = [
     path("models/<str:name>/limits/", views_limits.model_cap, name="model_cap"),
     path("applications/<int:pk>/limits/", views_limits.application_limits, name="application_limits"),
     path("teams/<slug:slug>/caps/", views_limits.team_caps, name="team_caps"),
+    path("teams/<slug:slug>/webhooks/", views_webhooks.team_webhooks, name="team_webhooks"),
+    path("webhooks/<int:pk>/secret", views_webhooks.webhook_secret, name="webhook_secret"),
+    path("webhooks/<int:pk>/test", views_webhooks.webhook_test, name="webhook_test"),
+    path("webhooks/<int:pk>/delete", views_webhooks.webhook_delete, name="webhook_delete"),
     path("feedback/", views_feedback.feedback_queue, name="feedback_queue"),
     path("feedback/submit", views_feedback.feedback_submit, name="feedback_submit"),
     path("feedback/<int:pk>/review", views_feedback.feedback_review, name="feedback_review"),

@@ -43,7 +43,7 @@ from standardwebhooks.webhooks import Webhook
 from aiplatform.audit import record_event
 from aiplatform.models import Tenant, User
 from portal import alerts  # (alerts imports this module too: both use each other's names at call time only)
-from portal.models import AlertWebhook, BudgetAlert
+from portal.models import AlertWebhook, BudgetAlert, WebhookDelivery
 from portal.services.transitions import check_permission
 from portal.webhook_targets import UnresolvableTarget, UnsafeWebhookTarget, check_target
 from registry.models.http_urls import validate_http_url
@@ -202,7 +202,12 @@ def _retry_after(response: httpx.Response) -> float | None:
 
 
 def post(webhook: AlertWebhook, alert: BudgetAlert) -> Attempt:
-    """One signed POST of ``alert`` to ``webhook``; never follows a redirect, and connects only to an address
+    """One signed POST of ``alert`` to ``webhook`` (see ``post_signed``)."""
+    return post_signed(webhook, msg_id=message_id(alert), body=orjson.dumps(alert_payload(alert)))
+
+
+def post_signed(webhook: AlertWebhook, *, msg_id: str, body: bytes) -> Attempt:
+    """One signed POST of ``body`` to ``webhook``; never follows a redirect, and connects only to an address
     ``portal.webhook_targets`` allows (the one it checked, so DNS cannot swap it for another)."""
     try:
         validate_http_url(webhook.url)
@@ -211,11 +216,10 @@ def post(webhook: AlertWebhook, alert: BudgetAlert) -> Attempt:
     try:
         target = check_target(webhook.url)
     except UnsafeWebhookTarget as refused:
-        return Attempt(delivered=False, reason=f"target refused: {refused}")
+        return Attempt(delivered=False, reason=f"target refused: {refused}"[:200])
     try:
         secret = resolve_secret(webhook.secret_ref)
-        body = orjson.dumps(alert_payload(alert))
-        msg_id, timestamp = message_id(alert), int(time.time())
+        timestamp = int(time.time())
         headers = {
             "content-type": "application/json",
             "user-agent": USER_AGENT,
@@ -242,6 +246,47 @@ def post(webhook: AlertWebhook, alert: BudgetAlert) -> Attempt:
                    reason=f"receiver answered {response.status_code}", retry_after=_retry_after(response))
 
 
+def _log(webhook: AlertWebhook, *, msg_id: str, event_type: str, attempt: int, outcome: Attempt,
+         will_retry: bool) -> None:
+    """One row of the team's delivery log per attempt."""
+    result = (WebhookDelivery.Outcome.DELIVERED if outcome.delivered
+              else WebhookDelivery.Outcome.RETRYING if will_retry else WebhookDelivery.Outcome.FAILED)
+    WebhookDelivery.objects.create(webhook=webhook, msg_id=msg_id, event_type=event_type, attempt=attempt,
+                                   outcome=result, status_code=outcome.status, reason=outcome.reason[:200])
+
+
+TEST_EVENT_TYPE = "webhook.test"
+
+
+def send_test_event(*, actor: User, webhook: AlertWebhook) -> Attempt:
+    """Deliver one ``webhook.test`` event now (no retries), log it and audit it; the outcome, for the page."""
+    check_permission(actor, "tenant.update", webhook.tenant)
+    msg_id = f"msg_test_{secrets.token_hex(8)}"
+    body = orjson.dumps({"type": TEST_EVENT_TYPE, "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+                         "data": {"tenant": webhook.tenant.slug, "webhook_id": webhook.pk}})
+    outcome = post_signed(webhook, msg_id=msg_id, body=body)
+    with transaction.atomic():
+        _log(webhook, msg_id=msg_id, event_type=TEST_EVENT_TYPE, attempt=1, outcome=outcome, will_retry=False)
+        record_event(action="alert.webhook_test", actor=actor, tenant=webhook.tenant,
+                     changes={"webhook_id": webhook.pk, "origin": _origin(webhook.url),
+                              "delivered": outcome.delivered, "status": outcome.status})
+    return outcome
+
+
+def delete_webhook(*, actor: User, webhook: AlertWebhook) -> None:
+    """Remove a webhook (and its delivery log); audited as ``alert.webhook_delete``."""
+    check_permission(actor, "tenant.update", webhook.tenant)
+    with transaction.atomic():
+        record_event(action="alert.webhook_delete", actor=actor, tenant=webhook.tenant,
+                     changes={"webhook_id": webhook.pk, "origin": _origin(webhook.url)})
+        webhook.delete()
+
+
+def origin_of(webhook: AlertWebhook) -> str:
+    """What a page may show of a webhook's URL: its scheme, host and port (paths often carry a credential)."""
+    return _origin(webhook.url)
+
+
 def attempt_delivery(*, alert_id: int, webhook_id: int, attempt: int) -> float | None:
     """Attempt ``attempt`` (1-based) to deliver one alert to one webhook.
 
@@ -258,6 +303,8 @@ def attempt_delivery(*, alert_id: int, webhook_id: int, attempt: int) -> float |
     outcome = post(webhook, alert)
     fields = {"alert_id": alert_id, "webhook_id": webhook_id, "webhook_msg_id": message_id(alert),
               "origin": _origin(webhook.url), "attempt": attempt, "status": outcome.status}
+    _log(webhook, msg_id=message_id(alert), event_type=EVENT_TYPE, attempt=attempt, outcome=outcome,
+         will_retry=not outcome.delivered and outcome.retryable and attempt < MAX_ATTEMPTS)
     if outcome.delivered:
         log.info("alert_webhook_delivered", **fields)
         return None

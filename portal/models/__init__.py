@@ -17,6 +17,7 @@ from portal.models.limits import (
     Plan,
     RedisFailure,
     UsageRollup,
+    WebhookDelivery,
 )
 from portal.models.notifications import Notification
 from portal.models.playground import ChatMessage, ComparedAnswer, Comparison, Conversation, PlaygroundAccess
@@ -60,4 +61,5 @@ __all__ = [
     "SubscriptionTransition",
     "UploadedFile",
     "UsageEvent",
+    "WebhookDelivery",
 ]

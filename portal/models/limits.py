@@ -198,6 +198,30 @@ class AlertWebhook(models.Model):
         return f"{parts.scheme}://{parts.hostname or ''}/…"
 
 
+class WebhookDelivery(models.Model):
+    """One attempt to deliver one event to one webhook: the team's delivery log (kept with the webhook)."""
+
+    class Outcome(models.TextChoices):
+        DELIVERED = "delivered", "Delivered"
+        RETRYING = "retrying", "Failed, will retry"
+        FAILED = "failed", "Failed"
+
+    webhook = models.ForeignKey(AlertWebhook, on_delete=models.CASCADE, related_name="deliveries")
+    msg_id = models.CharField(max_length=100)  # the webhook-id header: the same on every attempt of an event
+    event_type = models.CharField(max_length=64)
+    attempt = models.PositiveSmallIntegerField()
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    reason = models.CharField(max_length=200, blank=True)
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.msg_id} #{self.attempt}: {self.outcome}"
+
+
 class UsageRollup(models.Model):
     """Aggregates of the ledger per hour or day, per key and alias and endpoint (key → application → tenant).
 
