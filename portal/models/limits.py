@@ -215,6 +215,9 @@ class WebhookDelivery(models.Model):
     reason = models.CharField(max_length=200, blank=True)
     at = models.DateTimeField(auto_now_add=True, db_index=True)
 
+    objects = TenantScopedQuerySet.as_manager()
+    tenant_path = "webhook__tenant"
+
     class Meta:
         ordering = ["-at", "-pk"]
 
