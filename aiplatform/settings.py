@@ -18,6 +18,7 @@ import dj_email_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 from environs import Env, EnvError
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -399,6 +400,26 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True  # a task a dying worker held is redelivered, so tasks are idempotent
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Queues by kind of work, so a backlog of one never delays another: ``metering`` (the gateway's usage into the
+# ledger: the one that must keep up), ``batches`` (the Batch API's lines), ``housekeeping`` (rollups, purges,
+# catalogue sync, audit checkpoints) and ``celery`` (the rest: webhook deliveries, mail). A worker started
+# without ``-Q`` (``make run``, the tests) consumes them all; the compose file runs one worker per kind.
+CELERY_TASK_QUEUES = [Queue(name) for name in ("celery", "metering", "batches", "housekeeping")]
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_ROUTES = {
+    "portal.drain_usage": {"queue": "metering"},
+    "portal.record_gateway_report": {"queue": "metering"},
+    "portal.record_shadow_results": {"queue": "metering"},
+    "portal.reconcile_usage": {"queue": "metering"},
+    "portal.rollup_usage_hourly": {"queue": "housekeeping"},
+    "portal.rollup_usage_daily": {"queue": "housekeeping"},
+    "portal.prune_usage_ledger": {"queue": "housekeeping"},
+    "portal.prune_payload_records": {"queue": "housekeeping"},
+    "portal.purge_expired_files": {"queue": "housekeeping"},
+    "gateway.purge_expired_responses": {"queue": "housekeeping"},
+    "registry.sync_catalogues": {"queue": "housekeeping"},
+    "aiplatform.write_audit_checkpoint": {"queue": "housekeeping"},
+}
 CELERY_TIMEZONE = "UTC"
 
 # --- auth and identity ---------------------------------------------------------
