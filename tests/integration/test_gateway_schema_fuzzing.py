@@ -19,7 +19,7 @@ from tests.portal.schemathesis_run import run_schemathesis_on
 pytestmark = pytest.mark.integration
 
 GATEWAY_PATHS = r"^/v1/(responses|completions|chat/completions|messages|embeddings|files)"
-EXAMPLES_PER_OPERATION = 25
+EXAMPLES_PER_OPERATION = 15
 
 
 def test_the_gateway_answers_every_generated_request_without_a_5xx(server_url, gateway, tmp_path):
