@@ -19,13 +19,12 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import orjson
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.files import File
-from django.db import close_old_connections
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
+from gateway.db_thread import in_thread
 from gateway.errors import BadRequestError, NotFoundError, PayloadTooLargeError, UnsupportedMediaTypeError
 from gateway.pipeline.authenticate import authenticate
 from gateway.pipeline.call import StreamBody
@@ -37,16 +36,6 @@ _SPOOL_BYTES = 8 * 1024 * 1024  # kept in memory up to this, then on disk
 _FORM_OVERHEAD = 64 * 1024  # the form's other fields and boundaries, beyond the file itself
 _CHUNK = 256 * 1024
 _MIN_KEEP, _MAX_KEEP = 3600, 30 * 24 * 3600  # OpenAI's bounds for expires_after[seconds]
-
-
-def _in_thread(fn):
-    def run(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            close_old_connections()
-
-    return sync_to_async(run, thread_sensitive=False)
 
 
 def file_object(row) -> dict[str, Any]:
@@ -188,7 +177,7 @@ async def upload(ctx: CallContext) -> bytes:
         keep = _keep_seconds(form)
         form.file.seek(0)
         grant = ctx.grant
-        row = await _in_thread(store_file)(
+        row = await in_thread(store_file)(
             tenant_id=grant.tenant_id, application_id=grant.application_id, key_id=grant.key_id, purpose=purpose,
             filename=filename, content=File(form.file, name=filename), size=form.size, keep_seconds=keep)
     finally:
@@ -213,7 +202,7 @@ async def list_files(ctx: CallContext) -> bytes:
 
     await authenticate(ctx)
     purpose, after, limit, newest_first = _page_params(ctx.query)
-    rows, more = await _in_thread(files_page)(ctx.grant.tenant_id, purpose=purpose, after=after, limit=limit,
+    rows, more = await in_thread(files_page)(ctx.grant.tenant_id, purpose=purpose, after=after, limit=limit,
                                               newest_first=newest_first)
     data = [file_object(r) for r in rows]
     return orjson.dumps({"object": "list", "data": data, "first_id": data[0]["id"] if data else None,
@@ -224,7 +213,7 @@ async def _found(ctx: CallContext, file_id: str):
     from portal.selectors_files import file_of
 
     await authenticate(ctx)
-    row = await _in_thread(file_of)(ctx.grant.tenant_id, file_id[:40])
+    row = await in_thread(file_of)(ctx.grant.tenant_id, file_id[:40])
     if row is None:
         raise NotFoundError(f"No such File object: {file_id[:64]}", param="file_id")
     return row
@@ -240,7 +229,7 @@ async def delete(ctx: CallContext, file_id: str) -> bytes:
     from portal.services.files import delete_file
 
     await authenticate(ctx)
-    if not await _in_thread(delete_file)(tenant_id=ctx.grant.tenant_id, file_id=file_id[:40]):
+    if not await in_thread(delete_file)(tenant_id=ctx.grant.tenant_id, file_id=file_id[:40]):
         raise NotFoundError(f"No such File object: {file_id[:64]}", param="file_id")
     return orjson.dumps({"id": file_id, "object": "file", "deleted": True})
 

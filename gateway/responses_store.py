@@ -13,11 +13,10 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import close_old_connections
 from django.utils import timezone
 
+from gateway.db_thread import in_thread
 from gateway.errors import BadRequestError, NotFoundError
 from gateway.models import StoredResponse
 from gateway.pipeline.context import CallContext
@@ -33,18 +32,6 @@ def _live(tenant_id: int):
     return StoredResponse.objects.filter(tenant_id=tenant_id, expires_at__gt=timezone.now())
 
 
-def _in_thread(fn):
-    """Run ``fn`` in a worker thread with its own connection, closed when stale (as the request cycle would)."""
-
-    def run(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            close_old_connections()
-
-    return sync_to_async(run, thread_sensitive=False)
-
-
 def _save(tenant_id: int, key_id: int, alias: str, body: dict[str, Any], items: list[dict[str, Any]],
           history: list[dict[str, Any]]) -> None:
     StoredResponse.objects.create(
@@ -56,7 +43,7 @@ def _save(tenant_id: int, key_id: int, alias: str, body: dict[str, Any], items: 
 async def save(ctx: CallContext, body: dict[str, Any], items: list[dict[str, Any]],
                history: list[dict[str, Any]]) -> None:
     """Keep a finished response (its object, its input and the conversation before it)."""
-    await _in_thread(_save)(ctx.grant.tenant_id, ctx.grant.key_id, ctx.routing.name, body, items, history)
+    await in_thread(_save)(ctx.grant.tenant_id, ctx.grant.key_id, ctx.routing.name, body, items, history)
 
 
 def _conversation(tenant_id: int, response_id: str) -> list[dict[str, Any]] | None:
@@ -74,7 +61,7 @@ async def conversation(ctx: CallContext, response_id: str) -> list[dict[str, Any
     if len(response_id) > _MAX_ID:
         raise BadRequestError(f"Invalid 'previous_response_id': at most {_MAX_ID} characters.",
                               code="invalid_value", param="previous_response_id")
-    found = await _in_thread(_conversation)(ctx.grant.tenant_id, response_id)
+    found = await in_thread(_conversation)(ctx.grant.tenant_id, response_id)
     if found is None:
         raise NotFoundError(f"Previous response with id '{response_id}' not found. It may have been stored "
                             "with 'store: false', deleted, or expired.", param="previous_response_id")
@@ -87,7 +74,7 @@ def _body(tenant_id: int, response_id: str) -> dict[str, Any] | None:
 
 async def body(ctx: CallContext, response_id: str) -> dict[str, Any]:
     """A stored response object; 404 as for an unknown id."""
-    found = await _in_thread(_body)(ctx.grant.tenant_id, response_id[:_MAX_ID + 1])
+    found = await in_thread(_body)(ctx.grant.tenant_id, response_id[:_MAX_ID + 1])
     if found is None:
         raise _not_found(response_id)
     return found
@@ -100,7 +87,7 @@ def _delete(tenant_id: int, response_id: str) -> bool:
 
 async def delete(ctx: CallContext, response_id: str) -> None:
     """Delete a stored response; 404 as for an unknown id."""
-    if not await _in_thread(_delete)(ctx.grant.tenant_id, response_id[:_MAX_ID + 1]):
+    if not await in_thread(_delete)(ctx.grant.tenant_id, response_id[:_MAX_ID + 1]):
         raise _not_found(response_id)
 
 
@@ -110,7 +97,7 @@ def _input(tenant_id: int, response_id: str) -> list[dict[str, Any]] | None:
 
 async def input_items(ctx: CallContext, response_id: str) -> list[dict[str, Any]]:
     """The input items a stored response was created from, in the order they were sent."""
-    found = await _in_thread(_input)(ctx.grant.tenant_id, response_id[:_MAX_ID + 1])
+    found = await in_thread(_input)(ctx.grant.tenant_id, response_id[:_MAX_ID + 1])
     if found is None:
         raise _not_found(response_id)
     return found
