@@ -132,6 +132,17 @@ _FILES_STORAGE = (
 FILES_MAX_BYTES = env.int("FILES_MAX_BYTES", 200 * 1024 * 1024)
 FILES_UPLOAD_TIMEOUT_SECONDS = env.float("FILES_UPLOAD_TIMEOUT_SECONDS", 600.0)
 FILES_RETENTION_DAYS = env.int("FILES_RETENTION_DAYS", 30)
+# The Batch API (README "Batches"): at most this many lines a batch; each line is sent to the gateway at
+# BATCH_GATEWAY_URL (this server, by default), at most BATCH_CONCURRENCY at a time per batch, and only while the
+# key's rate limits have more than (1 - BATCH_LIMIT_SHARE) of their room left, so live calls keep the rest.
+# A runner renews its hold on a batch every few seconds; one gone for BATCH_LEASE_SECONDS is replaced. A line
+# whose gateway call died is called again after BATCH_LINE_LEASE_SECONDS (longer than any call may take).
+BATCH_MAX_LINES = env.int("BATCH_MAX_LINES", 50_000)
+BATCH_CONCURRENCY = env.int("BATCH_CONCURRENCY", 4)
+BATCH_LIMIT_SHARE = env.float("BATCH_LIMIT_SHARE", 0.5)
+BATCH_LEASE_SECONDS = env.float("BATCH_LEASE_SECONDS", 30.0)
+BATCH_LINE_LEASE_SECONDS = env.float("BATCH_LINE_LEASE_SECONDS", 900.0)
+BATCH_GATEWAY_URL = env.str("BATCH_GATEWAY_URL", "") or PLAYGROUND_GATEWAY_URL
 # Webhooks (budget alerts, batches): https only where HTTPS_ONLY is on, and never to a private or internal
 # address (loopback, RFC 1918, link-local, CGNAT) unless its network is listed here, e.g. "10.20.0.0/16".
 WEBHOOK_REQUIRE_HTTPS = env.bool("WEBHOOK_REQUIRE_HTTPS", HTTPS_ONLY)
@@ -416,6 +427,8 @@ CELERY_TASK_ROUTES = {
     "portal.prune_usage_ledger": {"queue": "housekeeping"},
     "portal.prune_payload_records": {"queue": "housekeeping"},
     "portal.purge_expired_files": {"queue": "housekeeping"},
+    "portal.run_batch": {"queue": "batches"},
+    "portal.resume_stalled_batches": {"queue": "batches"},
     "gateway.purge_expired_responses": {"queue": "housekeeping"},
     "registry.sync_catalogues": {"queue": "housekeeping"},
     "aiplatform.write_audit_checkpoint": {"queue": "housekeeping"},

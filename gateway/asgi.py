@@ -17,7 +17,7 @@ from django.conf import settings
 from aiplatform.client_address import client_address
 from aiplatform.lifespan import on_shutdown, on_startup
 from aiplatform.request_context import mint_request_id, well_formed_incoming_id
-from gateway import feedback, files, http_clients, metering, pipeline, tokens
+from gateway import batch_lines, batches, feedback, files, http_clients, metering, pipeline, tokens
 from gateway.errors import (
     BadRequestError,
     GatewayError,
@@ -26,6 +26,7 @@ from gateway.errors import (
     UnsupportedMediaTypeError,
 )
 from gateway.limits.limiter import limiter
+from gateway.pipeline.authenticate import authenticate, presented_key
 from gateway.pipeline.call import StreamBody
 from gateway.pipeline.context import CallContext
 from gateway.routing import inflight, shadow
@@ -75,6 +76,7 @@ ROUTES: dict[str, dict[str, tuple]] = {
     "/v1/usage": {"GET": (pipeline.usage, "usage", "openai")},
     "/v1/feedback": {"POST": (feedback.submit_feedback, "feedback", "openai")},
     "/v1/files": {"POST": (files.upload, "files", "openai"), "GET": (files.list_files, "files", "openai")},
+    "/v1/batches": {"POST": (batches.create, "batches", "openai"), "GET": (batches.list_batches, "batches", "openai")},
 }
 # Paths that end in an id: prefix → method → (handler, operation, error style), and the sub-paths after the id.
 ID_ROUTES: dict[str, dict[str, tuple]] = {
@@ -82,10 +84,12 @@ ID_ROUTES: dict[str, dict[str, tuple]] = {
     "/v1/responses/": {"GET": (pipeline.retrieve_response, "responses", "openai"),
                        "DELETE": (pipeline.delete_response, "responses", "openai")},
     "/v1/files/": {"GET": (files.retrieve, "files", "openai"), "DELETE": (files.delete, "files", "openai")},
+    "/v1/batches/": {"GET": (batches.retrieve, "batches", "openai")},
 }
 ID_SUBROUTES: dict[tuple[str, str], dict[str, tuple]] = {
     ("/v1/responses/", "input_items"): {"GET": (pipeline.response_input_items, "responses", "openai")},
     ("/v1/files/", "content"): {"GET": (files.content, "files", "openai")},
+    ("/v1/batches/", "cancel"): {"POST": (batches.cancel, "batches", "openai")},
 }
 # A successful answer is 200 except where a route creates something.
 CREATED = frozenset({"/v1/feedback"})
@@ -261,6 +265,11 @@ async def _dispatch(scope, receive, headers, request_id, path, extra_headers, st
                       query=scope.get("query_string", b"").decode("latin-1"))
     if item_id is not None:
         return await handler(ctx, item_id)
+    if (presented_key(headers) or "").startswith(batch_lines.PREFIX):  # a batch runner's line (not a live call)
+        if path not in batch_lines.ENDPOINTS:
+            raise batch_lines.bad_credential()
+        await authenticate(ctx)
+        return await batch_lines.answer_once(ctx, path, lambda: handler(ctx))
     return await handler(ctx)
 
 

@@ -70,6 +70,7 @@ class UsageEvent:
     guard: list | None = None
     # The call's text as the tenant's payload logging keeps it (mode, request, response, sizes); None when off.
     payload: dict | None = None
+    batch_id: str = ""  # the batch this call was a line of (the Batch API); "" for a live call
 
 
 @dataclass(slots=True)

@@ -102,3 +102,19 @@ def purge_expired_files() -> int:
     from portal.services.files import purge_expired_files as purge
 
     return purge()
+
+
+@shared_task(name="portal.run_batch", acks_late=True)
+def run_batch(batch_id: str) -> None:
+    """Drive one batch (queue ``batches``): validate it, send its lines through the gateway, write its files."""
+    from portal.batch_runner import run
+
+    run(batch_id)
+
+
+@shared_task(name="portal.resume_stalled_batches")
+def resume_stalled_batches() -> int:
+    """Queue a runner for each batch whose runner is gone (celery beat, every minute, and at worker start)."""
+    from portal.batch_runner import resume_stalled_batches as resume
+
+    return resume()

@@ -20,6 +20,7 @@ changes nothing. The format::
         owners: [owner@example.com]            # absent: owners are left as they are
         strategy: rules                        # weighted (default) | priority | least-latency | least-cost | rules
         sticky: user                           # optional: application | user (A/B: one route per caller)
+        batch_discount_percent: 50             # optional: lines of a batch (the Batch API) cost this much less
         routes:
           - {provider: local-openai, upstream_model: gpt-4o-mini, weight: 100, priority: 0, variant: a}
           - {provider: local-openai, upstream_model: next-model, shadow: 0.1}   # a shadow: mirrored share only
@@ -106,7 +107,7 @@ _PLAIN_ENDPOINT_KEYS = {key for g, key in ENDPOINT_ATTRS.values() if g is None}
 
 PROVIDER_KEYS = {"name", "kind", "base_url", "region", "api_key", "config", "active"}
 MODEL_KEYS = {"alias", "kind", "status", "approved_on", "deprecated_on", "sunset_on", "retired_on", "replacement",
-              "owners", "strategy", "sticky", "routes", "rules", "card", "pricing", "timeouts"} | _PLAIN_ENDPOINT_KEYS
+              "owners", "strategy", "sticky", "batch_discount_percent", "routes", "rules", "card", "pricing", "timeouts"} | _PLAIN_ENDPOINT_KEYS
 ROUTE_KEYS = {"provider", "upstream_model", "region", "weight", "priority", "variant", "shadow", "pricing",
               "timeouts"} | _PLAIN_ENDPOINT_KEYS
 RULE_KEYS = {"when", "use"}
@@ -527,7 +528,14 @@ def _read_model(raw: Any, path: str, reader: _Reader, book: _EndpointBook) -> _M
     status = reader.choice(obj, "status", path, AliasStatus.values, default=AliasStatus.DRAFT)
     strategy = reader.choice(obj, "strategy", path, RoutingStrategy.values, default=RoutingStrategy.WEIGHTED)
     sticky = reader.choice(obj, "sticky", path, [v for v in StickyAssignment.values if v], default="")
-    fields: dict[str, Any] = {"kind": kind, "status": status, "strategy": strategy, "sticky": sticky}
+    fields: dict[str, Any] = {"kind": kind, "status": status, "strategy": strategy, "sticky": sticky,
+                              "batch_discount_percent": 0}
+    if "batch_discount_percent" in obj:
+        discount = reader.number(obj["batch_discount_percent"], f"{path}.batch_discount_percent", integer=True)
+        if discount is not None and discount > 100:
+            reader.problem(f"{path}.batch_discount_percent", "is a percentage: at most 100")
+        elif discount is not None:
+            fields["batch_discount_percent"] = int(discount)
     for key in DATE_KEYS:
         fields[key] = reader.day(obj, key, path)
     if status == AliasStatus.DEPRECATED and fields["deprecated_on"] is None and "deprecated_on" not in obj:
@@ -950,6 +958,8 @@ def _export_model(alias: ModelAlias) -> dict[str, Any]:
         entry["strategy"] = alias.strategy
     if alias.sticky:
         entry["sticky"] = alias.sticky
+    if alias.batch_discount_percent:
+        entry["batch_discount_percent"] = alias.batch_discount_percent
     # Serving routes in fallback order, then the shadows.
     routes = sorted(alias.routes.all(), key=lambda r: (r.is_shadow, r.priority, -r.weight, r.endpoint.provider.name,
                                                        r.endpoint.upstream_model, r.endpoint.region))

@@ -113,6 +113,7 @@ class AliasRouting:
     sticky: str = ""  # "" | application | user: whom the weighted draw keeps on one route
     rules: tuple[RoutingRule, ...] = ()  # first match wins (strategy rules)
     created_at: datetime | None = None  # when the alias was created (its "created" where it has no approval date)
+    batch_discount_percent: int = 0  # a batch line's price is this much lower (the Batch API)
     # The shadow routes of ``routes`` (derived, so the gateway's check for "any to mirror?" is one attribute).
     shadows: tuple[RouteTarget, ...] = field(init=False, default=())
 
@@ -201,7 +202,7 @@ def alias_routing(alias: ModelAlias) -> AliasRouting:
         routes=tuple(_route_target(r) for r in routes),
         strategy=alias.strategy, sticky=alias.sticky,
         rules=tuple(_routing_rule(rule, endpoint_of_route) for rule in alias.routing_rules.all()),
-        created_at=alias.created_at,
+        created_at=alias.created_at, batch_discount_percent=alias.batch_discount_percent,
     )
 
 

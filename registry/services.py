@@ -52,7 +52,7 @@ ENDPOINT_FIELDS = (
     "is_active",
 )
 ALIAS_FIELDS = ("kind", "status", "approved_on", "deprecated_on", "sunset_on", "retired_on", "replacement", "owners",
-                "strategy", "sticky")
+                "strategy", "sticky", "batch_discount_percent")
 _TAG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
 
@@ -304,7 +304,8 @@ def _save_owners(alias: ModelAlias, owners: Iterable[User] | None) -> None:
 def create_alias(
     *, actor: User | None, name: str, kind: str = AliasKind.CHAT, status: str = AliasStatus.DRAFT,
     replacement: ModelAlias | None = None, owners: Iterable[User] = (), fill_dates: bool = True,
-    strategy: str = RoutingStrategy.WEIGHTED, sticky: str = StickyAssignment.NONE, **dates: date | None,
+    strategy: str = RoutingStrategy.WEIGHTED, sticky: str = StickyAssignment.NONE, batch_discount_percent: int = 0,
+    **dates: date | None,
 ) -> ModelAlias:
     """Create an alias (a draft unless told otherwise) with an empty card.
 
@@ -312,7 +313,8 @@ def create_alias(
     """
     alias = ModelAlias(name=name)
     fields = _check_status_fields(alias, {"kind": kind, "status": status, "replacement": replacement,
-                                          "strategy": strategy, "sticky": sticky, **dates},
+                                          "strategy": strategy, "sticky": sticky,
+                                          "batch_discount_percent": batch_discount_percent, **dates},
                                   creating=True, fill_dates=fill_dates)
     _apply_fields(alias, set(ALIAS_FIELDS) - {"owners"}, fields)
     alias.full_clean()

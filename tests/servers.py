@@ -31,6 +31,8 @@ import pytest
 from django.db import connections
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+WORKER_COMMAND = [sys.executable, "-m", "celery", "-A", "aiplatform", "worker", "--pool", "solo", "--loglevel",
+                  "WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat"]
 STARTUP_TIMEOUT = 60  # seconds until /healthz must answer (collectstatic runs before)
 
 
@@ -48,6 +50,13 @@ class RealServer:
     log_path: Path
     process: subprocess.Popen
     worker: subprocess.Popen | None = None
+    env: dict[str, str] | None = None  # the environment the server and its worker run with
+
+    def start_worker(self) -> subprocess.Popen:
+        """Another Celery worker beside the server (as ``make run`` starts one), e.g. after a test killed one."""
+        with self.log_path.open("ab") as log:
+            return subprocess.Popen(WORKER_COMMAND, cwd=BASE_DIR, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
 
     def url(self, path: str = "/") -> str:
         return self.base_url + path
@@ -168,8 +177,7 @@ def start_server(*, env: dict[str, str] | None = None, worker: bool = True) -> I
             )
             background = (
                 subprocess.Popen(
-                    [sys.executable, "-m", "celery", "-A", "aiplatform", "worker", "--pool", "solo",
-                     "--loglevel", "WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat"],
+                    WORKER_COMMAND,
                     cwd=BASE_DIR,
                     env=server_env,
                     stdout=log,
@@ -179,9 +187,8 @@ def start_server(*, env: dict[str, str] | None = None, worker: bool = True) -> I
                 if worker
                 else None
             )
-        server = RealServer(
-            base_url=f"http://127.0.0.1:{port}", data_dir=data_dir, log_path=log_path, process=process, worker=background
-        )
+        server = RealServer(base_url=f"http://127.0.0.1:{port}", data_dir=data_dir, log_path=log_path,
+                            process=process, worker=background, env=server_env)
         try:
             _wait_until_healthy(server)
             yield server

@@ -11,6 +11,13 @@ os.environ.setdefault("LOG_LEVEL", "WARNING")
 # The tests' webhook receivers listen on loopback, which production refuses unless an operator allows it.
 os.environ.setdefault("WEBHOOK_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128")
 
+# Under pytest-xdist each worker gets Redis databases and a DATA_DIR of its own (pytest-django already
+# gives it its own test database): tests empty the cache between tests, and the real servers they start
+# inherit these, so one worker's flushes, throttles and queued tasks never reach the other's.
+from tests.xdist_isolation import isolate_this_worker  # noqa: E402
+
+isolate_this_worker()
+
 from aiplatform.settings import *  # noqa: E402,F403
 
 # Tests render templates without running collectstatic first.

@@ -8,6 +8,7 @@ import ipaddress
 import re
 from datetime import UTC, datetime
 
+from gateway import batch_lines
 from gateway.errors import AuthenticationError, PermissionDeniedError
 from gateway.metering import Refusal, record_refusal
 from gateway.pipeline.context import CallContext
@@ -61,6 +62,8 @@ async def authenticate(ctx: CallContext) -> None:
     more before it is refused (``state.caught_up``).
     """
     key = presented_key(ctx.headers)
+    if key and key.startswith(batch_lines.PREFIX):
+        return await _authenticate_line(ctx, key)
     if not key:
         raise _refuse(ctx, "key_missing", AuthenticationError(
             "Missing API key. Send it as 'Authorization: Bearer <key>'; keys are issued in the portal.",
@@ -89,3 +92,32 @@ async def authenticate(ctx: CallContext) -> None:
             f"API key {grant.key_prefix}… may not be used from {ctx.client_ip}.", code="ip_not_allowed"),
             key=key, grant=grant)
     ctx.grant = grant
+
+
+_LINE_OPERATIONS = frozenset({"chat", "embeddings", "responses", "completions"})
+
+
+async def _authenticate_line(ctx: CallContext, credential: str) -> None:
+    """A batch runner's line credential (``gateway.batch_lines``): the submitting key, for one line of one batch.
+
+    The key must still be alive (revoked or expired stops its batches); its IP allow-list was checked when the
+    batch was created from it, so the runner's own address is not held against it.
+    """
+    verified = batch_lines.verified_line(credential) if ctx.operation in _LINE_OPERATIONS else None
+    if verified is None:
+        raise _refuse(ctx, "batch_credential_invalid", batch_lines.bad_credential())
+    line, key_id = verified
+    grant = batch_lines.grant_by_id(ctx.snapshot.keys, key_id)
+    if grant is None and (fresh := await state.caught_up(ctx.snapshot)) is not None:
+        ctx.snapshot = fresh
+        grant = batch_lines.grant_by_id(fresh.keys, key_id)
+    if grant is None:
+        raise _refuse(ctx, "key_unknown", batch_lines.bad_credential())
+    if grant.revoked:
+        raise _refuse(ctx, "key_revoked", AuthenticationError(
+            f"API key {grant.key_prefix}… has been revoked.", code="api_key_revoked"), grant=grant)
+    if grant.expires_at is not None and grant.expires_at <= datetime.now(UTC):
+        raise _refuse(ctx, "key_expired", AuthenticationError(
+            f"API key {grant.key_prefix}… has expired (or was rotated out).", code="api_key_expired"), grant=grant)
+    ctx.grant, ctx.batch_line = grant, line
+    ctx.request_id = batch_lines.line_request_id(line.batch_id, line.number)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from gateway.limits import Admission
@@ -70,11 +71,14 @@ class CallContext:
     response_headers: dict[str, str] = field(default_factory=dict)
     first_byte_at: float | None = None
     answer_text: str | None = None  # 5 call: the answer's text, kept only when the call is mirrored to a shadow
+    # The batch line this call is (``gateway.batch_lines``: the runner's credential); None for a live call.
+    batch_line: Any = None
     # How it ended, set by whichever step ended it.
     status: int = 0
     usage: Usage | None = None
     error: BaseException | None = None
     streamed: bool = False
+    cost: Decimal = Decimal(0)  # 7 finish: what the call was charged
     finished: bool = False
 
     @property

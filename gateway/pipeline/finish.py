@@ -72,6 +72,7 @@ def usage_event(ctx: CallContext, cost: Decimal) -> UsageEvent:
         attempt_count=len(ctx.attempts) or 1,
         attempts=ctx.attempts if len(ctx.attempts) > 1 else None,
         guard=ctx.guard_record or None, payload=ctx.payload_record,
+        batch_id=ctx.batch_line.batch_id if ctx.batch_line is not None else "",
     )
 
 
@@ -85,6 +86,9 @@ async def finish(ctx: CallContext) -> None:
         return
     ctx.finished = True
     cost = cost_of(ctx.route, ctx.usage)
+    if ctx.batch_line is not None and ctx.routing.batch_discount_percent:
+        cost = cost * (100 - ctx.routing.batch_discount_percent) / 100
+    ctx.cost = cost
     event = usage_event(ctx, cost)
     if not settings.GATEWAY_GOVERNANCE:  # the bench's baseline: in memory until the next flush
         metering.queue_usage(event)

@@ -3,6 +3,7 @@ tokens, dedicated-hosting requests, in-app notifications, plans and limits, the 
 ledger with its rollups, the results of shadow traffic, and the record of guardrail decisions."""
 
 from portal.models.applications import Application, DataClassification, Environment
+from portal.models.batches import FINAL_STATUSES, Batch, BatchLine, BatchStatus, LineState
 from portal.models.feedback import Feedback, FeedbackStatus
 from portal.models.files import FilePurpose, UploadedFile
 from portal.models.guardrails import GuardDecision, PayloadMode, PayloadRecord
@@ -26,6 +27,11 @@ from portal.models.subscriptions import AutoApprovalRule, Subscription, Subscrip
 from portal.models.usage import UsageEvent
 
 __all__ = [
+    "FINAL_STATUSES",
+    "Batch",
+    "BatchLine",
+    "BatchStatus",
+    "LineState",
     "AlertWebhook",
     "BudgetAlert",
     "BudgetMode",

@@ -44,6 +44,8 @@ class UsageEvent(TenantOwned):
     # Guardrails: the decisions that fired on the call (policy, version, stage, detector, label, action, count;
     # never the value found), as the gateway recorded them; also one GuardDecision row each, for the dashboard.
     guard = models.JSONField(null=True, blank=True)
+    # The batch this call was a line of (the Batch API), empty for a live call; priced at the alias's batch discount.
+    batch_id = models.CharField(max_length=40, blank=True, db_index=True)
 
     class Meta:
         ordering = ["-occurred_at"]

@@ -80,6 +80,9 @@ class ModelAlias(models.Model):
     sticky = models.CharField(max_length=16, choices=StickyAssignment.choices, blank=True,
                               default=StickyAssignment.NONE,
                               help_text="Keep each application or user on one route of the weighted draw (A/B).")
+    batch_discount_percent = models.PositiveSmallIntegerField(
+        default=0, validators=[MinValueValidator(0), MaxValueValidator(100)],
+        help_text="Calls made as lines of a batch (the Batch API) cost this much less, in percent.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -105,7 +105,9 @@ def test_a_slow_shadow_never_delays_the_caller_and_is_stored_beside_the_primary(
         assert result.shadow_text == f"from {setup.up('candidate')}"
         assert result.shadow_status == 200
         assert result.shadow_error == ""
-        assert result.shadow_ms >= SHADOW_DELAY_MS
+        # The upstream's asyncio timer may fire a few hundredths of a millisecond before the gateway's clock
+        # says the delay is over (seen: 1999.978 ms), so the bound allows one millisecond.
+        assert result.shadow_ms >= SHADOW_DELAY_MS - 1
         assert result.primary_total_ms < result.shadow_ms
         assert (result.primary_endpoint_id, result.shadow_endpoint_id) == (primary.pk, candidate.pk)
         assert (result.shadow_prompt_tokens, result.shadow_completion_tokens) == (10, 3)
