@@ -141,3 +141,12 @@ class UsageMonthForm(forms.Form):
 class WebhookForm(forms.Form):
     url = forms.URLField(label="Receiver URL", max_length=500, assume_scheme="https",
                          help_text="Where the team's events are posted, signed the Standard Webhooks way.")
+    events = forms.MultipleChoiceField(
+        label="Events", required=False, widget=forms.CheckboxSelectMultiple,
+        help_text="Leave all unticked to receive every event, including ones added later.")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        from portal.webhooks import EVENT_TYPES
+
+        self.fields["events"].choices = list(EVENT_TYPES.items())

@@ -96,6 +96,17 @@ def deliver_alert_webhook(self, alert_id: int, webhook_id: int) -> None:
         raise self.retry(countdown=countdown)
 
 
+@shared_task(bind=True, name="portal.deliver_batch_webhook", max_retries=None)
+def deliver_batch_webhook(self, batch_id: str, webhook_id: int) -> None:
+    """Post a batch's end (``batch.completed``, ...) to one webhook, signed; retried as the budget alerts are."""
+    from portal import webhooks
+
+    countdown = webhooks.attempt_batch_delivery(batch_id=batch_id, webhook_id=webhook_id,
+                                                attempt=self.request.retries + 1)
+    if countdown is not None:
+        raise self.retry(countdown=countdown)
+
+
 @shared_task(name="portal.purge_expired_files")
 def purge_expired_files() -> int:
     """Delete uploaded files past their expiry, rows and bytes (celery beat, hourly)."""

@@ -40,7 +40,8 @@ def team_webhooks(request: HttpRequest, slug: str) -> HttpResponse:
     form = WebhookForm(request.POST)
     if form.is_valid():
         try:
-            hook, secret = webhooks.create_alert_webhook(actor=request.user, tenant=tenant, url=form.cleaned_data["url"])
+            hook, secret = webhooks.create_alert_webhook(actor=request.user, tenant=tenant, url=form.cleaned_data["url"],
+                                                         events=form.cleaned_data["events"])
         except ValidationError as exc:
             add_service_errors(form, exc)
         else:

@@ -52,6 +52,9 @@ from registry.secrets import SecretReferenceError, SecretUnavailable, encrypt_se
 log = structlog.get_logger(__name__)
 
 EVENT_TYPE = "budget.threshold_crossed"
+BATCH_EVENTS = ("batch.completed", "batch.failed", "batch.expired", "batch.cancelled")
+EVENT_TYPES = {EVENT_TYPE: "Budget alerts", "batch.completed": "Batch completed", "batch.failed": "Batch failed",
+               "batch.expired": "Batch expired", "batch.cancelled": "Batch cancelled"}
 SECRET_PREFIX = "whsec_"
 SECRET_BYTES = 32  # the spec asks for 24 to 64 random bytes
 MAX_ATTEMPTS = 5
@@ -120,8 +123,10 @@ def _origin(url: str) -> str:
         return "(invalid URL)"
 
 
-def create_alert_webhook(*, actor: User | None, tenant: Tenant, url: str) -> tuple[AlertWebhook, str]:
-    """Add a webhook that receives ``tenant``'s budget alerts; returns it and its signing secret.
+def create_alert_webhook(*, actor: User | None, tenant: Tenant, url: str,
+                         events: list[str] | None = None) -> tuple[AlertWebhook, str]:
+    """Add a webhook that receives ``tenant``'s events (``events`` of ``EVENT_TYPES``; none given: every one);
+    returns it and its signing secret.
 
     The secret (``whsec_…``) is returned only here, once: the database keeps an encrypted reference.
     Team admins and owners (``tenant.update``); audited as ``alert.webhook_create``. A URL that is not
@@ -143,13 +148,16 @@ def create_alert_webhook(*, actor: User | None, tenant: Tenant, url: str) -> tup
         pass  # checked again before every delivery; a name may resolve tomorrow that does not today
     except UnsafeWebhookTarget as refused:
         raise ValidationError({"url": f"This URL may not receive webhooks: {refused}."}) from None
+    events = sorted(set(events or ()))
+    if unknown := [e for e in events if e not in EVENT_TYPES]:
+        raise ValidationError({"events": f"Unknown event type {unknown[0][:64]!r}."})
     secret = new_signing_secret()
     with transaction.atomic():
         webhook = AlertWebhook.objects.create(tenant=tenant, url=url, secret_ref=encrypt_secret(secret),
-                                              created_by=actor)
+                                              created_by=actor, events=events)
         # No ``target``: its label is the URL, and the trail (append-only) must not keep a credential.
         record_event(action="alert.webhook_create", actor=actor, tenant=tenant,
-                     changes={"webhook_id": webhook.pk, "origin": _origin(url)})
+                     changes={"webhook_id": webhook.pk, "origin": _origin(url), "events": events or "all"})
     return webhook, secret
 
 
@@ -161,9 +169,9 @@ def enqueue_deliveries(new_alerts: list[BudgetAlert]) -> None:
 
     tenant_ids = {alert.tenant_id for alert in new_alerts}
     hooks: dict[int, list[int]] = {}
-    for hook_id, tenant_id in AlertWebhook.objects.filter(tenant_id__in=tenant_ids, is_active=True).values_list(
-            "pk", "tenant_id"):
-        hooks.setdefault(tenant_id, []).append(hook_id)
+    for hook in AlertWebhook.objects.filter(tenant_id__in=tenant_ids, is_active=True):
+        if hook.receives(EVENT_TYPE):
+            hooks.setdefault(hook.tenant_id, []).append(hook.pk)
     for alert in new_alerts:
         for hook_id in hooks.get(alert.tenant_id, ()):
             # robust: a broker that is down must not undo the alert (logged by Django; the e-mail still left).
@@ -300,30 +308,81 @@ def attempt_delivery(*, alert_id: int, webhook_id: int, attempt: int) -> float |
         log.info("alert_webhook_skipped", alert_id=alert_id, webhook_id=webhook_id,
                  reason="gone, inactive or another team's")
         return None
-    outcome = post(webhook, alert)
-    fields = {"alert_id": alert_id, "webhook_id": webhook_id, "webhook_msg_id": message_id(alert),
+    return _attempt(webhook, tenant=alert.tenant, msg_id=message_id(alert), event_type=EVENT_TYPE,
+                    body=orjson.dumps(alert_payload(alert)), attempt=attempt, subject={"alert_id": alert_id})
+
+
+def _attempt(webhook: AlertWebhook, *, tenant: Tenant, msg_id: str, event_type: str, body: bytes, attempt: int,
+             subject: dict) -> float | None:
+    """One attempt of any event: post it, log it, and say when to try again (None: delivered or given up)."""
+    outcome = post_signed(webhook, msg_id=msg_id, body=body)
+    fields = {**subject, "webhook_id": webhook.pk, "webhook_msg_id": msg_id, "event_type": event_type,
               "origin": _origin(webhook.url), "attempt": attempt, "status": outcome.status}
-    _log(webhook, msg_id=message_id(alert), event_type=EVENT_TYPE, attempt=attempt, outcome=outcome,
+    _log(webhook, msg_id=msg_id, event_type=event_type, attempt=attempt, outcome=outcome,
          will_retry=not outcome.delivered and outcome.retryable and attempt < MAX_ATTEMPTS)
     if outcome.delivered:
-        log.info("alert_webhook_delivered", **fields)
+        log.info("webhook_delivered", **fields)
         return None
     if outcome.retryable and attempt < MAX_ATTEMPTS:
         delay = retry_delay(attempt, outcome.retry_after)
-        log.warning("alert_webhook_attempt_failed", **fields, reason=outcome.reason, retry_in_seconds=round(delay, 1))
+        log.warning("webhook_attempt_failed", **fields, reason=outcome.reason, retry_in_seconds=round(delay, 1))
         return delay
-    log.error("alert_webhook_failed", **fields, reason=outcome.reason)
-    _record_failure(webhook, alert, attempts=attempt, outcome=outcome)
+    log.error("webhook_failed", **fields, reason=outcome.reason)
+    _record_failure(webhook, tenant, fields=fields, attempts=attempt, outcome=outcome)
     return None
 
 
-def _record_failure(webhook: AlertWebhook, alert: BudgetAlert, *, attempts: int, outcome: Attempt) -> None:
+# --- batch events (the Batch API) ------------------------------------------------------------------------
+
+
+def batch_message_id(batch_id: str, event_type: str) -> str:
+    return f"msg_{event_type.replace('.', '_')}_{batch_id}"
+
+
+def batch_payload(batch, event_type: str) -> dict:
+    """OpenAI's webhook event for a batch (``{"object": "event", "type": "batch.completed", "data": {"id"}}``),
+    with where it ended beside the id; built from the ended batch, so the same on every attempt."""
+    ended = batch.completed_at or batch.failed_at or batch.expired_at or batch.cancelled_at or batch.created_at
+    return {"id": batch_message_id(batch.pk, event_type), "object": "event", "type": event_type,
+            "created_at": int(ended.timestamp()),
+            "data": {"id": batch.pk, "status": batch.status, "output_file_id": batch.output_file_id or None,
+                     "error_file_id": batch.error_file_id or None,
+                     "request_counts": {"total": batch.total, "completed": batch.completed, "failed": batch.failed}}}
+
+
+def enqueue_batch_event(batch) -> None:
+    """Queue the batch's end (``batch.<status>``) to each active webhook of its team that takes it."""
+    event_type = f"batch.{batch.status}"
+    if event_type not in BATCH_EVENTS:
+        return
+    from portal.tasks import deliver_batch_webhook
+
+    for hook in AlertWebhook.objects.filter(tenant_id=batch.tenant_id, is_active=True):
+        if hook.receives(event_type):
+            transaction.on_commit(lambda b=batch.pk, h=hook.pk: deliver_batch_webhook.delay(b, h), robust=True)
+
+
+def attempt_batch_delivery(*, batch_id: str, webhook_id: int, attempt: int) -> float | None:
+    """Attempt ``attempt`` to deliver a batch's end to one webhook (as ``attempt_delivery``)."""
+    from portal.models import Batch
+
+    batch = Batch.objects.select_related("tenant").filter(pk=batch_id).first()
+    webhook = AlertWebhook.objects.filter(pk=webhook_id, is_active=True).first()
+    if batch is None or webhook is None or webhook.tenant_id != batch.tenant_id or not batch.is_final:
+        return None
+    event_type = f"batch.{batch.status}"
+    return _attempt(webhook, tenant=batch.tenant, msg_id=batch_message_id(batch_id, event_type),
+                    event_type=event_type, body=orjson.dumps(batch_payload(batch, event_type)), attempt=attempt,
+                    subject={"batch_id": batch_id})
+
+
+def _record_failure(webhook: AlertWebhook, tenant: Tenant, *, fields: dict, attempts: int, outcome: Attempt) -> None:
     """Audit the final failure; a 410 also switches the webhook off, as the receiver asked."""
     disable = outcome.status == 410
     with transaction.atomic():
         if disable:
             AlertWebhook.objects.filter(pk=webhook.pk).update(is_active=False)
-        record_event(action="alert.webhook_failed", actor=None, tenant=alert.tenant,
-                     changes={"webhook_id": webhook.pk, "origin": _origin(webhook.url), "alert_id": alert.pk,
-                              "webhook_msg_id": message_id(alert), "attempts": attempts, "reason": outcome.reason,
-                              "status": outcome.status, "webhook_disabled": disable})
+        changes = {key: value for key, value in fields.items() if key != "attempt"}
+        record_event(action="alert.webhook_failed", actor=None, tenant=tenant,
+                     changes={**changes, "attempts": attempts, "reason": outcome.reason,
+                              "webhook_disabled": disable})

@@ -110,6 +110,11 @@ def _server_env(data_dir: Path, port: int, extra: dict[str, str] | None) -> dict
         # interval). Tests of several processes ask for them (WEB_CONCURRENCY, or a second server).
         WEB_CONCURRENCY="1",
     )
+    # Secrets the tests store encrypted (a webhook's signing secret) must be readable by the server's worker,
+    # as on a multi-host deployment, where every process is given the same keys.
+    from django.conf import settings
+
+    env.setdefault("SECRETS_ENCRYPTION_KEYS", ",".join(settings.SECRETS_ENCRYPTION_KEYS))
     redis_url = os.environ.get("REDIS_URL")
     if redis_url:
         env["REDIS_URL"] = redis_url  # the same Redis (and db) as the tests, so throttles and caches agree

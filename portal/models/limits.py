@@ -183,12 +183,14 @@ class AlertWebhook(models.Model):
     # A reference to the signing secret (``whsec_…``), resolved through registry.secrets, never the value.
     secret_ref = models.CharField(max_length=300)
     is_active = models.BooleanField(default=True)
+    # The event types it receives (``portal.webhooks.EVENT_TYPES``); empty: every one.
+    events = models.JSONField(default=list, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
                                    related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
-
     objects = TenantScopedQuerySet.as_manager()
+
     class Meta:
         ordering = ["pk"]
 
@@ -196,6 +198,9 @@ class AlertWebhook(models.Model):
         # Only where it goes: chat-tool webhook URLs often carry a credential in their path or query.
         parts = urlsplit(self.url)
         return f"{parts.scheme}://{parts.hostname or ''}/…"
+
+    def receives(self, event_type: str) -> bool:
+        return not self.events or event_type in self.events
 
 
 class WebhookDelivery(models.Model):

@@ -27,6 +27,7 @@ from aiplatform.audit import record_event
 from portal.models import Batch, BatchLine, BatchStatus, FilePurpose, LineState, UploadedFile
 from portal.selectors_batches import callable_aliases, lines_to_write
 from portal.services.files import delete_file, files_storage, store_file
+from portal.webhooks import enqueue_batch_event
 
 log = structlog.get_logger("switchboard.batches")
 
@@ -147,8 +148,11 @@ def validate_batch(batch: Batch) -> bool:
         if checked.more_errors:
             errors.append({"code": "too_many_errors", "message": f"{checked.more_errors} more lines have errors.",
                            "param": None, "line": None})
-        Batch.objects.filter(pk=batch.pk, status=BatchStatus.VALIDATING).update(
-            status=BatchStatus.FAILED, failed_at=now, errors=errors)
+        with transaction.atomic():
+            if Batch.objects.filter(pk=batch.pk, status=BatchStatus.VALIDATING).update(
+                    status=BatchStatus.FAILED, failed_at=now, errors=errors):
+                batch.refresh_from_db()
+                enqueue_batch_event(batch)
         log.info("batch_failed_validation", batch_id=batch.pk, errors=len(errors))
         return False
     with transaction.atomic():
@@ -314,8 +318,13 @@ def finalize_batch(batch_id: str, final: str) -> Batch:
     output_id, error_id = _write_file(batch, "output", output), _write_file(batch, "errors", errors)
     stamp = {BatchStatus.COMPLETED: "completed_at", BatchStatus.CANCELLED: "cancelled_at",
              BatchStatus.EXPIRED: "expired_at"}[final]
-    moved = Batch.objects.filter(pk=batch_id, status=batch.status).update(
-        status=final, output_file_id=output_id, error_file_id=error_id, runner="", lease_until=None, **{stamp: now})
+    with transaction.atomic():
+        moved = Batch.objects.filter(pk=batch_id, status=batch.status).update(
+            status=final, output_file_id=output_id, error_file_id=error_id, runner="", lease_until=None,
+            **{stamp: now})
+        if moved:
+            batch.refresh_from_db()
+            enqueue_batch_event(batch)
     if not moved:  # another runner finished it first: drop this one's files
         for file_id in filter(None, (output_id, error_id)):
             delete_file(tenant_id=batch.tenant_id, file_id=file_id)

@@ -168,3 +168,32 @@ def test_bad_requests_to_the_batch_endpoints_get_openai_errors(client, gateway):
     assert wait_until_final(client, mine.id).status == "completed"
     with pytest.raises(openai.ConflictError):
         client.batches.cancel(mine.id)
+
+
+def test_the_teams_webhook_gets_the_batchs_end_signed_and_the_openai_sdk_verifies_it(client, gateway):
+    from aiplatform.models import Tenant
+    from portal.webhooks import create_alert_webhook
+    from tests.portal.test_alert_webhooks import Receiver
+
+    batches_only, alerts_only = Receiver(), Receiver()
+    try:
+        team = Tenant.objects.get(slug="acme")
+        _, secret = create_alert_webhook(actor=None, tenant=team, url=batches_only.url,
+                                         events=["batch.completed", "batch.failed"])
+        create_alert_webhook(actor=None, tenant=team, url=alerts_only.url, events=["budget.threshold_crossed"])
+        batch = run_to_end(client, jsonl(chat_line(i) for i in range(3)))
+        wait_for(lambda: len(batches_only.requests) == 1, seconds=30, what="the webhook delivery")
+        headers, body = batches_only.requests[0]
+        event = client.webhooks.unwrap(body, headers, secret=secret)  # raises unless the signature holds
+        assert (event.type, event.data.id, event.object) == ("batch.completed", batch.id, "event")
+        assert orjson.loads(body)["data"]["request_counts"] == {"total": 3, "completed": 3, "failed": 0}
+        with pytest.raises(openai.InvalidWebhookSignatureError):
+            client.webhooks.unwrap(body.replace(b"completed", b"cancelled"), headers, secret=secret)
+        failed = run_to_end(client, b"{oops\n")
+        wait_for(lambda: len(batches_only.requests) == 2, seconds=30, what="the second delivery")
+        second = client.webhooks.unwrap(batches_only.requests[1][1], batches_only.requests[1][0], secret=secret)
+        assert (second.type, second.data.id) == ("batch.failed", failed.id)
+        assert alerts_only.requests == []  # it asked for budget alerts only
+    finally:
+        batches_only.close()
+        alerts_only.close()
