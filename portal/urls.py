@@ -16,6 +16,7 @@ from portal import (
     views_team,
     views_usage,
     views_variants,
+    views_batches,
     views_webhooks,
 )
 
@@ -55,6 +56,10 @@ urlpatterns = [
     path("applications/<int:pk>/limits/", views_limits.application_limits, name="application_limits"),
     path("teams/<slug:slug>/caps/", views_limits.team_caps, name="team_caps"),
     path("teams/<slug:slug>/webhooks/", views_webhooks.team_webhooks, name="team_webhooks"),
+    path("teams/<slug:slug>/batches/", views_batches.team_batches_page, name="team_batches"),
+    path("batches/<str:batch_id>/row", views_batches.batch_row, name="batch_row"),
+    path("batches/<str:batch_id>/cancel", views_batches.batch_cancel, name="batch_cancel"),
+    path("batches/<str:batch_id>/files/<str:which>", views_batches.batch_file, name="batch_file"),
     path("webhooks/<int:pk>/secret", views_webhooks.webhook_secret, name="webhook_secret"),
     path("webhooks/<int:pk>/test", views_webhooks.webhook_test, name="webhook_test"),
     path("webhooks/<int:pk>/delete", views_webhooks.webhook_delete, name="webhook_delete"),
