@@ -23,7 +23,7 @@ MODELS = """
 """
 
 
-def test_a_developer_watches_a_batch_progress_live_and_downloads_its_output(page, real_server, upstreams, tmp_path,
+def test_a_developer_watches_a_batch_progress_live_and_downloads_its_output(page, real_server, upstreams, tmp_path,  # noqa: F811
                                                                            make_user):
     setup = Setup(real_server, upstreams, tmp_path, "batchpage").apply(MODELS, "p1", alias_names=("page-chat",))
     developer = make_user("dev@example.com")
