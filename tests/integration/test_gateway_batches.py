@@ -117,6 +117,7 @@ def test_chat_and_embedding_batches_answer_every_line_once_metered_at_the_discou
     assert client.batches.list().data[0].id == embedded.id
 
 
+@pytest.mark.smoke
 def test_a_malformed_file_fails_at_validating_with_the_lines_named_and_calls_nothing(client, gateway):
     bad = jsonl([chat_line(1), chat_line(1)])  # custom_id repeated on line 2
     bad += b"{not json\n"  # line 3
@@ -170,6 +171,7 @@ def test_bad_requests_to_the_batch_endpoints_get_openai_errors(client, gateway):
         client.batches.cancel(mine.id)
 
 
+@pytest.mark.smoke
 def test_the_teams_webhook_gets_the_batchs_end_signed_and_the_openai_sdk_verifies_it(client, gateway):
     from aiplatform.models import Tenant
     from portal.webhooks import create_alert_webhook

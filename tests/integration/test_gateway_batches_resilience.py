@@ -21,7 +21,7 @@ from tests.integration.routing_setup import Setup, upstreams  # noqa: F401  (fix
 from tests.integration.test_gateway_batches import chat_line, jsonl, lines_of, wait_until_final
 from tests.servers import start_server
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.smoke]
 
 MODELS = """
   - alias: batch-chat
