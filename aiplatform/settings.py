@@ -140,6 +140,8 @@ FILES_RETENTION_DAYS = env.int("FILES_RETENTION_DAYS", 30)
 BATCH_MAX_LINES = env.int("BATCH_MAX_LINES", 50_000)
 BATCH_CONCURRENCY = env.int("BATCH_CONCURRENCY", 4)
 BATCH_LIMIT_SHARE = env.float("BATCH_LIMIT_SHARE", 0.5)
+# ... and an endpoint with a ``max_in_flight`` takes a batch line only while less than this share of it is in use.
+BATCH_ENDPOINT_SHARE = env.float("BATCH_ENDPOINT_SHARE", 0.5)
 BATCH_LEASE_SECONDS = env.float("BATCH_LEASE_SECONDS", 30.0)
 BATCH_LINE_LEASE_SECONDS = env.float("BATCH_LINE_LEASE_SECONDS", 900.0)
 BATCH_GATEWAY_URL = env.str("BATCH_GATEWAY_URL", "") or PLAYGROUND_GATEWAY_URL

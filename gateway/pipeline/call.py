@@ -85,6 +85,14 @@ def _pause_before_retry(error: GatewayError, tries: int, *, last_route: bool) ->
     return random.uniform(0, cap)  # full jitter: callers failing together do not retry together
 
 
+def _cap_for(ctx: CallContext, cap: int | None) -> int | None:
+    """A batch line may take an endpoint's slot only while fewer than ``BATCH_ENDPOINT_SHARE`` of its
+    ``max_in_flight`` are taken (live calls count too), so a big batch never starves live traffic."""
+    if cap is None or ctx.batch_line is None:
+        return cap
+    return max(1, int(cap * settings.BATCH_ENDPOINT_SHARE))
+
+
 def _say_attempts(ctx: CallContext) -> None:
     ctx.response_headers["x-switchboard-attempts"] = str(len(ctx.attempts))
 
@@ -108,7 +116,7 @@ async def _attempt[T](ctx: CallContext, once: Callable[[UpstreamTarget], Awaitab
         while len(ctx.attempts) < settings.GATEWAY_MAX_ATTEMPTS and (remaining := deadline - loop.time()) > 0:
             if not health.admits(route.endpoint_id):
                 break  # its circuit opened since the routes were chosen (or by this try), or its probe is taken
-            slot = await inflight.acquire(route.endpoint_id, route.max_in_flight,
+            slot = await inflight.acquire(route.endpoint_id, _cap_for(ctx, route.max_in_flight),
                                           wait=min(settings.GATEWAY_INFLIGHT_WAIT_SECONDS, remaining))
             if slot is None:
                 ctx.attempts.append(Attempt(route.endpoint_id, 503, "endpoint_at_capacity", 0.0))

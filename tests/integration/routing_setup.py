@@ -64,6 +64,10 @@ class Upstreams:
     def calls(self, name: str) -> int:
         return httpx.get(f"{self.base}/_control/{name}").json()["calls"]
 
+    def most_at_once(self, name: str) -> int:
+        """The most chat calls the upstream answered at the same time since it was set."""
+        return httpx.get(f"{self.base}/_control/{name}").json()["most_at_once"]
+
     def last_request(self, name: str) -> dict | None:
         """The body the upstream last received (None: it was not called since it was set)."""
         return httpx.get(f"{self.base}/_control/{name}").json()["last_request"]

@@ -8,6 +8,7 @@ with ``GET /_control/<name>``:
   (fail the next ``failures`` calls, then answer), ``hang`` (never answer), ``cut`` (stream: send
   ``chunks`` chunks, then drop the connection mid-answer);
 - ``delay_ms``: wait this long before answering (time to first byte);
+- ``most_at_once`` (read back only): the most chat calls it was answering at the same time;
 - ``chunks``: chunks of a streamed answer (default 5);
 - ``echo``: answer with the last message's text instead (a stream cuts it in pieces of ``piece`` characters),
   so a test sees exactly what reached the upstream; ``answer`` answers with that text instead.
@@ -62,7 +63,21 @@ async def _fail(send, behaviour: dict) -> None:
     await _respond(send, behaviour["status"], body, headers)
 
 
+_in_flight: dict[str, int] = {}
+_most_at_once: dict[str, int] = {}
+
+
 async def _chat(name: str, request: dict, send) -> None:
+    """Answer, counting the calls in flight at once (``most_at_once`` in the control answer)."""
+    _in_flight[name] = _in_flight.get(name, 0) + 1
+    _most_at_once[name] = max(_most_at_once.get(name, 0), _in_flight[name])
+    try:
+        await _answer_chat(name, request, send)
+    finally:
+        _in_flight[name] -= 1
+
+
+async def _answer_chat(name: str, request: dict, send) -> None:
     behaviour = _of(name)
     _calls.setdefault(name, []).append(time.time())
     _last_request[name] = request
@@ -115,8 +130,10 @@ async def app(scope, receive, send) -> None:
         if method == "POST":
             _behaviour[name] = {**DEFAULT, **orjson.loads(await _read(receive))}
             _calls[name] = []
+            _most_at_once[name] = 0
             _last_request.pop(name, None)
         return await _respond(send, 200, orjson.dumps({**_of(name), "calls": len(_calls.get(name, [])),
+                                                       "most_at_once": _most_at_once.get(name, 0),
                                                        "last_request": _last_request.get(name)}))
     parts = path.split("/")  # "", "u", name, "v1", ...
     if len(parts) < 5 or parts[1] != "u" or method != "POST":

@@ -30,6 +30,11 @@ MODELS = """
     routes:
       - {provider: p1, upstream_model: m, weight: 100}
     pricing: {input_per_mtok: 10000, output_per_mtok: 10000}
+  - alias: capped-chat
+    kind: chat
+    status: approved
+    routes:
+      - {provider: p1, upstream_model: m2, weight: 100, max_in_flight: 2}
 """
 
 
@@ -48,12 +53,12 @@ def batch_server(django_db_setup):
 @pytest.fixture
 def setup(batch_server, upstreams, tmp_path, transactional_db, request):  # noqa: F811
     return Setup(batch_server, upstreams, tmp_path, request.node.name[:20]).apply(
-        MODELS, "p1", alias_names=("batch-chat",))
+        MODELS, "p1", alias_names=("batch-chat", "capped-chat"))
 
 
-def start(setup: Setup, lines: int, **body) -> str:
+def start(setup: Setup, lines: int, model: str = "batch-chat", **body) -> str:
     source = setup.client.files.create(
-        file=("in.jsonl", jsonl(chat_line(i, "batch-chat", **body) for i in range(lines))), purpose="batch")
+        file=("in.jsonl", jsonl(chat_line(i, model, **body) for i in range(lines))), purpose="batch")
     return setup.client.batches.create(input_file_id=source.id, endpoint="/v1/chat/completions",
                                        completion_window="24h").id
 
@@ -118,3 +123,14 @@ def test_a_budget_that_runs_out_mid_batch_stops_the_remaining_lines(setup):
              seconds=30, what="the ledger")
     spent = sum(UsageEvent.objects.filter(batch_id=batch_id).values_list("cost", flat=True))
     assert 0 < spent <= Decimal("2.00")  # a strict budget, never exceeded by a batch either
+
+
+def test_a_batch_takes_only_its_share_of_an_endpoints_capacity_and_live_calls_get_the_rest(setup):
+    setup.upstreams.set(setup.up("p1"), delay_ms=200)
+    batch_id = start(setup, 8, "capped-chat")  # 2 lines at a time, but the endpoint takes 2 calls, batches 1 of them
+    wait_for(lambda: answered(batch_id) >= 3, seconds=60, what="the batch to be under way")
+    assert setup.upstreams.most_at_once(setup.up("p1")) == 1
+    live = setup.chat("capped-chat")  # while the batch runs, a live call still finds room
+    assert live.status_code == 200, live.text
+    batch = wait_until_final(setup.client, batch_id)
+    assert (batch.status, batch.request_counts.completed) == ("completed", 8)
