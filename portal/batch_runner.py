@@ -19,6 +19,7 @@ answered yet. A line answered just before the kill is not called again: the gate
 from __future__ import annotations
 
 import re
+import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -106,6 +107,9 @@ def run(batch_id: str) -> None:
     runner = uuid.uuid4().hex
     if not service.hold_batch(batch_id, runner):
         return
+    stop = threading.Event()
+    heartbeat = threading.Thread(target=_renew, args=(batch_id, runner, stop), daemon=True)
+    heartbeat.start()
     try:
         batch = Batch.objects.get(pk=batch_id)
         if batch.status == BatchStatus.VALIDATING and not service.validate_batch(batch):
@@ -114,7 +118,18 @@ def run(batch_id: str) -> None:
                 return
         _drive(batch_id, runner)
     finally:
+        stop.set()
+        heartbeat.join(timeout=5)
         service.let_go(batch_id, runner)
+        close_old_connections()
+
+
+def _renew(batch_id: str, runner: str, stop: threading.Event) -> None:
+    """Keep the hold on the batch while lines are in flight (a chunk of slow lines outlasts one lease)."""
+    try:
+        while not stop.wait(settings.BATCH_LEASE_SECONDS / 3):
+            service.hold_batch(batch_id, runner)
+    finally:
         close_old_connections()
 
 

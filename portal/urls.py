@@ -7,6 +7,7 @@ from django.views.generic import RedirectView
 
 from portal import (
     views,
+    views_batches,
     views_card,
     views_feedback,
     views_guardrails,
@@ -16,7 +17,6 @@ from portal import (
     views_team,
     views_usage,
     views_variants,
-    views_batches,
     views_webhooks,
 )
 

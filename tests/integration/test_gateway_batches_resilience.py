@@ -43,7 +43,10 @@ _replacements = []  # workers a test started in place of a killed one; they serv
 
 @pytest.fixture(scope="module")
 def batch_server(django_db_setup):
-    with start_server(env={"BATCH_LEASE_SECONDS": "3", "BATCH_CONCURRENCY": "2"}) as server:
+    # A broker of its own (the file-system one, in its DATA_DIR): on the shared Redis broker the session's other
+    # server's worker could take this server's batch and write its files where this server never looks.
+    with start_server(env={"BATCH_LEASE_SECONDS": "3", "BATCH_CONCURRENCY": "2",
+                           "CELERY_BROKER_URL": "filesystem://"}) as server:
         yield server
         for worker in _replacements:
             worker.terminate()
