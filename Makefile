@@ -53,6 +53,8 @@ setup: install
 run: export HTTPS_ONLY ?= false
 run: export REQUIRE_ADMIN_MFA ?= false
 run: export LOG_FORMAT ?= console
+# honcho gives each process its own PORT (the worker's is PORT+100): the batch runner must call the web server's.
+run: export BATCH_GATEWAY_URL ?= http://$(if $(filter 0.0.0.0 :: [::],$(HOST)),127.0.0.1,$(HOST)):$(PORT)
 run: setup
 	@echo "Switchboard on http://$(HOST):$(PORT)  (Ctrl-C stops the server and the worker)"
 	@$(VENV)/bin/honcho -f Procfile start
