@@ -80,6 +80,16 @@ async def authenticate(ctx: CallContext) -> None:
         raise _refuse(ctx, "key_unknown", AuthenticationError(
             f"Incorrect API key provided: {key[:PREFIX_LENGTH]}…. Check the key, or create one in the portal.",
             code="invalid_api_key"), key=key)
+    _refuse_unless_alive(ctx, grant, key)
+    if not _ip_allowed(ctx.client_ip, grant.ip_allowlist):
+        raise _refuse(ctx, "ip_not_allowed", PermissionDeniedError(
+            f"API key {grant.key_prefix}… may not be used from {ctx.client_ip}.", code="ip_not_allowed"),
+            key=key, grant=grant)
+    ctx.grant = grant
+
+
+def _refuse_unless_alive(ctx: CallContext, grant, key: str) -> None:
+    """401 for a revoked or expired key (a live key's, or the one a batch line credential names)."""
     if grant.revoked:
         raise _refuse(ctx, "key_revoked", AuthenticationError(
             f"API key {grant.key_prefix}… has been revoked.", code="api_key_revoked"), key=key, grant=grant)
@@ -87,11 +97,6 @@ async def authenticate(ctx: CallContext) -> None:
         raise _refuse(ctx, "key_expired", AuthenticationError(
             f"API key {grant.key_prefix}… has expired (or was rotated out).", code="api_key_expired"),
             key=key, grant=grant)
-    if not _ip_allowed(ctx.client_ip, grant.ip_allowlist):
-        raise _refuse(ctx, "ip_not_allowed", PermissionDeniedError(
-            f"API key {grant.key_prefix}… may not be used from {ctx.client_ip}.", code="ip_not_allowed"),
-            key=key, grant=grant)
-    ctx.grant = grant
 
 
 _LINE_OPERATIONS = frozenset({"chat", "embeddings", "responses", "completions"})
@@ -103,6 +108,8 @@ async def _authenticate_line(ctx: CallContext, credential: str) -> None:
     The key must still be alive (revoked or expired stops its batches); its IP allow-list was checked when the
     batch was created from it, so the runner's own address is not held against it.
     """
+    if ctx.batch_line is not None:
+        return  # already authenticated by the HTTP layer, before it claimed the line
     verified = batch_lines.verified_line(credential) if ctx.operation in _LINE_OPERATIONS else None
     if verified is None:
         raise _refuse(ctx, "batch_credential_invalid", batch_lines.bad_credential())
@@ -113,11 +120,6 @@ async def _authenticate_line(ctx: CallContext, credential: str) -> None:
         grant = batch_lines.grant_by_id(fresh.keys, key_id)
     if grant is None:
         raise _refuse(ctx, "key_unknown", batch_lines.bad_credential())
-    if grant.revoked:
-        raise _refuse(ctx, "key_revoked", AuthenticationError(
-            f"API key {grant.key_prefix}… has been revoked.", code="api_key_revoked"), grant=grant)
-    if grant.expires_at is not None and grant.expires_at <= datetime.now(UTC):
-        raise _refuse(ctx, "key_expired", AuthenticationError(
-            f"API key {grant.key_prefix}… has expired (or was rotated out).", code="api_key_expired"), grant=grant)
+    _refuse_unless_alive(ctx, grant, "")
     ctx.grant, ctx.batch_line = grant, line
     ctx.request_id = batch_lines.line_request_id(line.batch_id, line.number)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from gateway.batch_lines import BatchLineCall
 from gateway.limits import Admission
 from gateway.normal import ChatRequest, EmbeddingRequest, Usage
 from gateway.providers.base import UpstreamTarget
@@ -72,7 +73,7 @@ class CallContext:
     first_byte_at: float | None = None
     answer_text: str | None = None  # 5 call: the answer's text, kept only when the call is mirrored to a shadow
     # The batch line this call is (``gateway.batch_lines``: the runner's credential); None for a live call.
-    batch_line: Any = None
+    batch_line: BatchLineCall | None = None
     # How it ended, set by whichever step ended it.
     status: int = 0
     usage: Usage | None = None
