@@ -115,7 +115,9 @@ GATEWAY_GOVERNANCE = env.bool("GATEWAY_GOVERNANCE", True)
 # for ``GET /v1/responses/{id}`` and ``previous_response_id``; a housekeeping task deletes it afterwards.
 GATEWAY_RESPONSES_RETENTION_DAYS = env.int("GATEWAY_RESPONSES_RETENTION_DAYS", 30)
 # Files applications upload (``POST /v1/files``, the Batch API's input and output): on S3 when
-# FILES_S3_BUCKET is set (credentials from boto3's usual chain: role, environment, profile), else under DATA_DIR.
+# FILES_S3_BUCKET is set (credentials from boto3's usual chain: role, environment, profile), else in FILES_DIR
+# (DATA_DIR/files unless set: every web server and worker must see the same directory, e.g. a shared volume).
+FILES_DIR = Path(env.str("FILES_DIR", "") or DATA_DIR / "files").resolve()
 FILES_S3_BUCKET = env.str("FILES_S3_BUCKET", "")
 _FILES_STORAGE = (
     {"BACKEND": "storages.backends.s3.S3Storage",
@@ -125,7 +127,7 @@ _FILES_STORAGE = (
                  "default_acl": None, "file_overwrite": False}}
     if FILES_S3_BUCKET else
     {"BACKEND": "django.core.files.storage.FileSystemStorage",
-     "OPTIONS": {"location": str(DATA_DIR / "files"), "base_url": None}}
+     "OPTIONS": {"location": str(FILES_DIR), "base_url": None}}
 )
 # The largest file /v1/files takes (bytes; OpenAI's batch input limit is 200 MB), how long an upload may take
 # (seconds), and how long a file is kept unless its upload asked for less (days).
@@ -326,17 +328,19 @@ TEMPLATES = [
 ]
 
 # --- database ----------------------------------------------------------------
+# Every SQLite database, the embedded one or a sqlite:// DATABASE_URL: WAL lets the web server read while the
+# worker writes; IMMEDIATE takes the write lock up front so concurrent writers queue (up to busy_timeout)
+# instead of failing with "database is locked" when a read transaction tries to become a write.
+SQLITE_OPTIONS = {
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;",
+    "transaction_mode": "IMMEDIATE",
+}
 if EMBEDDED:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": DATA_DIR / "switchboard.sqlite3",
-            "OPTIONS": {
-                # WAL lets the web server read while the worker writes; IMMEDIATE takes
-                # the write lock up front so concurrent writers queue instead of failing.
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;",
-                "transaction_mode": "IMMEDIATE",
-            },
+            "OPTIONS": dict(SQLITE_OPTIONS),
         }
     }
 else:
@@ -349,6 +353,8 @@ else:
         "django.db.backends.sqlite3",
     }:
         raise ImproperlyConfigured("DATABASE_URL must be a postgres:// or sqlite:// URL")
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+        DATABASES["default"]["OPTIONS"] = {**SQLITE_OPTIONS, **DATABASES["default"].get("OPTIONS", {})}
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

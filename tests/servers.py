@@ -115,6 +115,9 @@ def _server_env(data_dir: Path, port: int, extra: dict[str, str] | None) -> dict
     from django.conf import settings
 
     env.setdefault("SECRETS_ENCRYPTION_KEYS", ",".join(settings.SECRETS_ENCRYPTION_KEYS))
+    # Every server of a session shares the test database, so any of their workers may run a batch another queued
+    # (one takes over a batch whose runner is gone): like the hosts of one deployment they share one files storage.
+    env.setdefault("FILES_DIR", str(settings.FILES_DIR))
     redis_url = os.environ.get("REDIS_URL")
     if redis_url:
         env["REDIS_URL"] = redis_url  # the same Redis (and db) as the tests, so throttles and caches agree

@@ -3,10 +3,13 @@ per tenant, bounded, and every answer strictly an SDK ``FileObject``."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import openai
 import orjson
 import pytest
+from django.conf import settings
 from openai.types import FileObject
 
 from portal.models import UploadedFile
@@ -43,8 +46,8 @@ def test_upload_list_retrieve_download_delete(client, real_server):
     assert client.files.retrieve(uploaded.id) == uploaded
     assert client.files.content(uploaded.id).read() == LINES
 
-    stored = real_server.data_dir / "files" / UploadedFile.objects.get(pk=uploaded.id).storage_name
-    assert stored.read_bytes() == LINES  # in the server's files storage (its DATA_DIR here)
+    stored = Path(settings.FILES_DIR) / UploadedFile.objects.get(pk=uploaded.id).storage_name
+    assert stored.read_bytes() == LINES  # in the files storage every server of the session shares (FILES_DIR)
     deleted = client.files.delete(uploaded.id)
     assert deleted.deleted and deleted.id == uploaded.id
     assert not stored.exists()  # the bytes went with the row
@@ -78,12 +81,12 @@ def test_expires_after_keeps_a_file_for_less(client):
     assert short.expires_at - short.created_at == 3600
 
 
-def test_a_file_over_the_limit_is_413_and_leaves_nothing(gateway):
+def test_a_file_over_the_limit_is_413_and_leaves_nothing(gateway, tmp_path):
     before = UploadedFile.objects.count()
-    with start_server(env={"FILES_MAX_BYTES": "4096"}, worker=False) as small:
+    stored = tmp_path / "files"
+    with start_server(env={"FILES_MAX_BYTES": "4096", "FILES_DIR": str(stored)}, worker=False) as small:
         answer = httpx.post(small.base_url + "/v1/files", headers={"authorization": f"Bearer {gateway.key}"},
                             files={"file": ("big.jsonl", b"x" * 5000)}, data={"purpose": "batch"})
-        stored = small.data_dir / "files"
         assert not stored.exists() or not any(p.is_file() for p in stored.rglob("*"))  # no bytes kept either
     assert answer.status_code == 413, answer.text
     assert answer.json()["error"]["type"]
