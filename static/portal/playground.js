@@ -55,6 +55,18 @@
     return template.content.firstElementChild;
   }
 
+  // The answer grows at the bottom of the page, above the composer that stays at the bottom of the
+  // window (playground.css): follow it only while the reader is at the bottom, so someone who
+  // scrolled up to read is not pulled down, and never move the composer (Stop stays under the pointer).
+  function atBottom() {
+    const page = document.documentElement;
+    return window.innerHeight + window.scrollY >= page.scrollHeight - 48;
+  }
+
+  function toBottom() {
+    window.scrollTo(0, document.documentElement.scrollHeight);
+  }
+
   function activate(node) {
     if (window.htmx && node) window.htmx.process(node);
   }
@@ -126,6 +138,7 @@
       answer.classList.add("streaming");
       answer.setAttribute("aria-busy", "true");
       transcript.append(prompt, answer);
+      toBottom();
       content.value = "";
       controller = new AbortController();
       send.disabled = true;
@@ -157,8 +170,9 @@
             item.append(link);
             list.prepend(item);
           } else if (name === "delta") {
+            const following = atBottom();
             answer.querySelector(".turn-text").innerHTML = data.html;
-            answer.scrollIntoView({ block: "end" });
+            if (following) toBottom();
           } else if (name === "done") {
             finished = true;
             const saved = fragment(data.html);

@@ -73,7 +73,19 @@ def test_from_the_card_to_a_streamed_answer_stop_feedback_and_reopen(page, brows
     page.get_by_label("Message").fill(" ".join(f"word{i}" for i in range(400)))
     page.get_by_role("button", name="Send", exact=True).click()
     expect(answers(page).nth(1).locator(".turn-text")).to_contain_text("word1")
-    page.get_by_role("button", name="Stop").click()
+    # The transcript grows under a composer that stays put: Stop does not move under the pointer
+    # (when the page scrolled the answer into view on every delta, Stop left the window and a click
+    # on it could land on the answer instead). The answer wraps as it streams (Pico's busy style kept
+    # it on one line, running off the page).
+    stop_button = page.get_by_role("button", name="Stop")
+    expect(stop_button).to_be_in_viewport()
+    where_stop_was = stop_button.bounding_box()
+    expect(answers(page).nth(1).locator(".turn-text")).to_contain_text("word60")
+    expect(stop_button).to_be_in_viewport()
+    assert stop_button.bounding_box() == where_stop_was
+    assert answers(page).nth(1).locator(".turn-text").evaluate("e => e.scrollWidth <= e.clientWidth")
+    page.screenshot(path=tmp_path / "streaming.png")
+    stop_button.click()
     expect(answers(page).nth(1)).to_contain_text("stopped")
     stopped = ChatMessage.objects.filter(role="assistant", stopped=True).get()
     assert "word399" not in stopped.content
