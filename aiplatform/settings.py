@@ -264,6 +264,7 @@ INSTALLED_APPS = [
     "registry",
     "portal",
     "gateway",
+    "examples",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",

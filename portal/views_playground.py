@@ -32,6 +32,7 @@ from portal import playground_selectors as selectors
 from portal.models import ChatMessage, ComparedAnswer, Comparison, Conversation
 from portal.models.playground import MAX_OUTPUT_TOKENS, MAX_PROMPT, MAX_SYSTEM_PROMPT, Role
 from portal.playground_client import Outcome, chat_body, stream_chat
+from portal.playground_drafts import PlaygroundDraft, take_draft
 from portal.services import playground as services
 
 RENDER_EVERY = 0.05  # seconds: re-render the answer's markdown at most this often while it streams
@@ -101,6 +102,9 @@ def index(request: HttpRequest) -> HttpResponse:
     context = _context(request, request.GET.get("team"))
     context["selected_alias"] = request.GET.get("alias", "")
     context["conversation"] = None
+    draft = take_draft(request.session)
+    if draft is not None:
+        _show_draft(context, draft)
     return _no_access_or(request, context, "portal/playground/chat.html")
 
 
@@ -114,7 +118,22 @@ def conversation(request: HttpRequest, pk: int) -> HttpResponse:
                    settings_form=SettingsForm(initial={"system_prompt": chat.system_prompt,
                                                        "temperature": chat.temperature,
                                                        "max_tokens": chat.max_tokens}))
+    draft = take_draft(request.session)
+    if draft is not None:
+        _show_draft(context, draft)
     return render(request, "portal/playground/chat.html", context)
+
+
+def _show_draft(context: dict, draft: PlaygroundDraft) -> None:
+    """Fill the composer from a draft another page handed over (an example opened in the playground)."""
+    context.update(draft=draft, prefill_prompt=draft.prompt, draft_usable=draft.alias in context.get("alias_names", ()))
+    if context["draft_usable"]:
+        context["selected_alias"] = draft.alias
+    if context.get("conversation") is None:
+        context.update(settings_form=SettingsForm(initial={"system_prompt": draft.system_prompt,
+                                                           "temperature": draft.temperature,
+                                                           "max_tokens": draft.max_tokens}),
+                       open_settings=draft.has_settings)
 
 
 @login_required

@@ -188,6 +188,14 @@ def add_prompt(*, conversation: Conversation, content: str) -> ChatMessage:
     return message
 
 
+def add_earlier_turns(*, conversation: Conversation, turns: list[dict[str, str]]) -> None:
+    """Turns a conversation starts from (an example's, when opened from one), before the person's first prompt."""
+    ChatMessage.objects.bulk_create(
+        ChatMessage(conversation=conversation, role=turn["role"], content=turn["content"][:MAX_PROMPT],
+                    alias=conversation.alias)
+        for turn in turns if turn.get("role") in Role.values and turn.get("content"))
+
+
 def _title_from(content: str) -> str:
     first_line = content.strip().splitlines()[0] if content.strip() else "New conversation"
     return first_line[:60] + ("…" if len(first_line) > 60 else "")
