@@ -194,6 +194,11 @@ USAGE_STREAM_CLAIM_IDLE_SECONDS = env.float("USAGE_STREAM_CLAIM_IDLE_SECONDS", 3
 USAGE_JOURNAL_DIR = Path(env.str("USAGE_JOURNAL_DIR", "") or DATA_DIR / "usage-journal").resolve()
 # Raw ledger rows are pruned after this many days; the hourly and daily rollups are kept.
 USAGE_RETENTION_DAYS = env.int("USAGE_RETENTION_DAYS", 90)
+# Use-case recommendations (recommendations/scoring.py): the window measured, and how many calls and votes a
+# model needs in it before it is ranked.
+RECOMMENDATION_WINDOW_DAYS = env.int("RECOMMENDATION_WINDOW_DAYS", 30)
+RECOMMENDATION_MIN_CALLS = env.int("RECOMMENDATION_MIN_CALLS", 20)
+RECOMMENDATION_MIN_VOTES = env.int("RECOMMENDATION_MIN_VOTES", 5)
 # Payload records (the call texts a tenant's payload logging keeps) are deleted after this many days.
 PAYLOAD_RETENTION_DAYS = env.int("PAYLOAD_RETENTION_DAYS", 30)
 # Budget alert thresholds, percent of a budget (each sent once per period).
@@ -265,6 +270,7 @@ INSTALLED_APPS = [
     "portal",
     "gateway",
     "examples",
+    "recommendations",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -440,6 +446,7 @@ CELERY_TASK_ROUTES = {
     "portal.resume_stalled_batches": {"queue": "batches"},
     "gateway.purge_expired_responses": {"queue": "housekeeping"},
     "registry.sync_catalogues": {"queue": "housekeeping"},
+    "recommendations.rank_use_cases": {"queue": "housekeeping"},
     "aiplatform.write_audit_checkpoint": {"queue": "housekeeping"},
 }
 CELERY_TIMEZONE = "UTC"

@@ -90,10 +90,13 @@ def alias_counts(user: User) -> list[tuple[str, int]]:
     return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
 
 
-def best_for_alias(user: User, alias: str, *, limit: int = 3) -> list[Example]:
-    """A model card's best examples: the most upvoted ones ``user`` may see, none reported outdated."""
-    return list(visible_to(user).filter(alias=alias, outdated_reports=0)
-                .prefetch_related("tags").order_by("-upvotes", "-created_at")[:limit])
+def best_for_alias(user: User, alias: str, *, use_case: str = "", limit: int = 3) -> list[Example]:
+    """A model's best examples (for ``use_case`` when given): the most upvoted ones ``user`` may see, none
+    reported outdated."""
+    found = visible_to(user).filter(alias=alias, outdated_reports=0)
+    if use_case:
+        found = found.filter(tags__name=use_case)
+    return list(found.prefetch_related("tags").order_by("-upvotes", "-created_at")[:limit])
 
 
 def voted(user: User, example: Example) -> bool:

@@ -39,6 +39,7 @@ def catalogue(request: HttpRequest) -> HttpResponse:
     template = "registry/_catalogue_results.html" if request.htmx else "registry/catalogue.html"
     return render(request, template, {
         "form": form, "entries": entries, "filtered": any(v for v in request.GET.values()),
+        "use_case": filters.use_case,  # the catalogue then shows that use case's measured ranking
         "may_manage": show_drafts, "owned": selectors.aliases_owned_by(request.user),
     })
 
