@@ -36,6 +36,8 @@ changes nothing. The format::
       - {provider: local-openai, upstream_model: other-model, pricing: {...}}
     policies:                                  # optional: guardrail policies (registry.as_code_policies)
       - {name: pii-basic, applies_to: {aliases: [fast-chat]}, input: [{detector: email, action: mask}]}
+    prompts:                                   # optional: prompt APIs and their versions (registry.as_code_prompts)
+      - {slug: summarise, title: ..., team: alpha, versions: [{model: fast-chat, template: "..."}], labels: {...}}
 
 A rule's ``when`` takes ``tenants`` (team slugs), ``regions``, ``environments``, ``classifications``,
 ``capabilities`` (tools, vision, json_schema), ``min_prompt_tokens`` and ``max_prompt_tokens``; all given
@@ -63,6 +65,7 @@ from aiplatform.audit import record_event
 from aiplatform.models import Tenant, User
 from registry import selectors, services
 from registry.as_code_policies import PolicyEntry, apply_policies, check_policy_names, export_policies, read_policies
+from registry.as_code_prompts import PromptEntry, apply_prompts, export_prompts, read_prompts
 from registry.models import (
     AliasKind,
     AliasStatus,
@@ -180,7 +183,7 @@ class ApplyResult:
 
     @property
     def summary(self) -> str:
-        counts = ", ".join(f"{self.count(a)} {a}" for a in ("created", "changed", "unchanged", "removed"))
+        counts = ", ".join(f"{self.count(a)} {a}" for a in ("created", "changed", "requested", "unchanged", "removed"))
         return counts + (" (dry run: nothing was changed)" if self.dry_run else "")
 
 
@@ -226,6 +229,7 @@ class _Spec:
     endpoints: dict[EndpointKey, dict[str, Any]] = field(default_factory=dict)
     models: list[_ModelSpec] = field(default_factory=list)
     policies: list[PolicyEntry] | None = None  # None: the file has no policies: section
+    prompts: list[PromptEntry] | None = None  # None: the file has no prompts: section
 
 
 class _Reader:
@@ -412,7 +416,7 @@ def load_yaml(text: str, *, file: str = "<input>") -> dict:
 
 def _read(doc: dict, reader: _Reader, *, prune: bool) -> _Spec:
     """Check the whole file, every problem at once, and return what it asks for (to apply if no problem)."""
-    reader.mapping(doc, "(file)", {"providers", "models", "endpoints", "policies"})
+    reader.mapping(doc, "(file)", {"providers", "models", "endpoints", "policies", "prompts"})
     spec = _Spec(providers=_read_providers(doc, reader))
     existing_providers = set() if prune else set(Provider.objects.values_list("name", flat=True))
     book = _EndpointBook(reader, {p.name for p in spec.providers} | existing_providers)
@@ -432,6 +436,8 @@ def _read(doc: dict, reader: _Reader, *, prune: bool) -> _Spec:
         spec.models.append(model)
     spec.endpoints = book.merged()
     spec.policies = read_policies(doc, reader)
+    existing_aliases = set() if prune else set(ModelAlias.objects.values_list("name", flat=True))
+    spec.prompts = read_prompts(doc, reader, aliases=names | existing_aliases)
     _check_references(spec, reader, prune=prune)
     return spec
 
@@ -712,7 +718,7 @@ def apply_registry(
         else:
             record_event(action="registry.apply", actor=actor, changes={
                 "file": file, "prune": prune,
-                **{a: [str(c) for c in changes if c.action == a] for a in ("created", "changed", "removed")},
+                **{a: [str(c) for c in changes if c.action == a] for a in ("created", "changed", "requested", "removed")},
             })
     return ApplyResult(changes, dry_run)
 
@@ -744,6 +750,7 @@ class _Applier:
         endpoints = self.endpoints(providers)
         self.models(endpoints)
         apply_policies(self.spec.policies, self, prune=prune)
+        apply_prompts(self.spec.prompts, self)
         if prune:
             self.prune()
         return self.changes
@@ -924,6 +931,8 @@ def export_registry() -> dict:
     doc["models"] = [_export_model(alias) for alias in aliases]
     if policies := export_policies():
         doc["policies"] = policies
+    if prompts := export_prompts():
+        doc["prompts"] = prompts
 
     routed = {route.endpoint_id for alias in aliases for route in alias.routes.all()}
     orphans = Endpoint.objects.select_related("provider").exclude(pk__in=routed).order_by(

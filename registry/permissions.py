@@ -8,7 +8,7 @@ model owners named on its alias. Guardrail policies are edited by platform admin
 from __future__ import annotations
 
 from aiplatform.permissions import register
-from aiplatform.roles import PlatformRole
+from aiplatform.roles import PlatformRole, TenantRole
 
 
 def _admin_or_owner_of(user, obj) -> bool:
@@ -19,6 +19,10 @@ def _admin_or_owner_of(user, obj) -> bool:
     return alias is not None and alias.owners.filter(pk=user.pk).exists()
 
 
+def _admin_or_prompt_owner(user, prompt) -> bool:
+    return user.is_platform_admin or (prompt is not None and prompt.owners.filter(pk=user.pk).exists())
+
+
 register("provider.manage")  # platform admins only
 register("endpoint.manage")  # platform admins only
 register("alias.manage")  # platform admins only: create, routes, lifecycle, owners
@@ -26,4 +30,6 @@ register("catalogue.sync")  # platform admins only: run a vendor sync, dismiss c
 register("registry.apply")  # platform admins only: registry as code
 register("policy.manage")  # platform admins only: guardrail policies
 register("policy.view", platform_roles=(PlatformRole.AUDITOR,))  # read policies and their history
+register("prompt.create", tenant_role=TenantRole.DEVELOPER)  # a team's developers publish its prompt APIs
+register("prompt.manage", tenant_role=TenantRole.DEVELOPER, also=_admin_or_prompt_owner)  # versions, labels
 register("card.edit", platform_roles=(PlatformRole.MODEL_OWNER,), also=_admin_or_owner_of)
