@@ -24,12 +24,14 @@ class Rule:
 
     Granted to platform admins, to holders of ``platform_roles``, and to members of the
     object's tenant with at least ``tenant_role``. ``also`` is an extra condition that must
-    hold for everyone, admins included (e.g. "not your own request").
+    hold for everyone, admins included (e.g. "not your own request"). ``grants`` is a relation to the
+    object that is enough on its own, once ``also`` holds (a prompt API's owners decide its subscriptions).
     """
 
     tenant_role: TenantRole | None = None
     platform_roles: frozenset[str] = field(default_factory=frozenset)
     also: Callable[[Any, Any], bool] | None = None
+    grants: Callable[[Any, Any], bool] | None = None
 
 
 _RULES: dict[str, Rule] = {}
@@ -41,11 +43,13 @@ def register(
     tenant_role: TenantRole | None = None,
     platform_roles: tuple[str, ...] = (),
     also: Callable[[Any, Any], bool] | None = None,
+    grants: Callable[[Any, Any], bool] | None = None,
 ) -> None:
     """Declare who may perform ``action``. Registering the same action twice is a bug."""
     if action in _RULES:
         raise ValueError(f"permission {action!r} is already registered")
-    _RULES[action] = Rule(tenant_role=tenant_role, platform_roles=frozenset(platform_roles), also=also)
+    _RULES[action] = Rule(tenant_role=tenant_role, platform_roles=frozenset(platform_roles), also=also,
+                          grants=grants)
 
 
 def _tenant_role(user, tenant) -> TenantRole | None:
@@ -68,6 +72,8 @@ def can(user, action: str, obj: Any = None) -> bool:
     if rule.also is not None and not rule.also(user, obj):
         return False
     if user.is_platform_admin or (rule.platform_roles & user.platform_roles):
+        return True
+    if rule.grants is not None and rule.grants(user, obj):
         return True
     tenant = getattr(obj, "tenant", None)
     if rule.tenant_role is None or tenant is None:

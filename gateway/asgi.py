@@ -85,6 +85,7 @@ ID_ROUTES: dict[str, dict[str, tuple]] = {
                        "DELETE": (pipeline.delete_response, "responses", "openai")},
     "/v1/files/": {"GET": (files.retrieve, "files", "openai"), "DELETE": (files.delete, "files", "openai")},
     "/v1/batches/": {"GET": (batches.retrieve, "batches", "openai")},
+    "/v1/prompts/": {"POST": (pipeline.prompt, "chat", "openai")},
 }
 ID_SUBROUTES: dict[tuple[str, str], dict[str, tuple]] = {
     ("/v1/responses/", "input_items"): {"GET": (pipeline.response_input_items, "responses", "openai")},

@@ -71,6 +71,8 @@ class UsageEvent:
     # The call's text as the tenant's payload logging keeps it (mode, request, response, sizes); None when off.
     payload: dict | None = None
     batch_id: str = ""  # the batch this call was a line of (the Batch API); "" for a live call
+    prompt: str = ""  # the prompt API called (/v1/prompts/<slug>); "" for a plain call
+    prompt_version: int | None = None
 
 
 @dataclass(slots=True)

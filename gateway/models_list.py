@@ -56,7 +56,7 @@ def _anthropic_model(routing: AliasRouting) -> dict:
 def _callable(ctx: CallContext):
     for name in sorted(ctx.grant.aliases):
         routing = ctx.snapshot.routing.get(name)
-        if routing is not None and routing.status != "retired":
+        if routing is not None and routing.status != "retired" and routing.kind != "prompt":  # prompts: /v1/prompts
             yield routing
 
 

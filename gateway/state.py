@@ -57,6 +57,7 @@ class Snapshot:
     # Guardrail policies (enabled, current versions), and what they combine to per caller, filled on first use
     # (``gateway.pipeline.guard.effective_for``): a new snapshot starts with an empty cache.
     policies: tuple[Any, ...] = ()
+    prompts: Mapping[str, Any] = field(default_factory=dict)  # prompt APIs by slug (registry.selectors_prompts)
     guard_cache: dict[tuple[str, str, str, str], Any] = field(default_factory=dict)
 
 
@@ -129,6 +130,7 @@ class _Rows:
     versions: dict[str, int]
     routing: Mapping[str, Any] | None = None
     policies: tuple[Any, ...] | None = None
+    prompts: Mapping[str, Any] | None = None
     hosted: Mapping[tuple[int, str], int] | None = None
     hosted_targets: Mapping[int, Any] | None = None
     keys: Mapping[str, Any] | None = None
@@ -150,6 +152,7 @@ def _read(previous: Snapshot) -> _Rows:
     from portal.limits import period_spend
     from portal.selectors import dedicated_routes, gateway_key_table, gateway_limit_table
     from registry.selectors import endpoint_targets, policy_table, routing_table
+    from registry.selectors_prompts import prompt_table
 
     for attempt in range(1, _READ_ATTEMPTS + 1):
         rows = _Rows({ns: current(ns) for ns in NAMESPACES})
@@ -160,6 +163,7 @@ def _read(previous: Snapshot) -> _Rows:
         if registry_moved:
             rows.routing = routing_table()
             rows.policies = policy_table()
+            rows.prompts = prompt_table()
         # Approving dedicated hosting moves "keys"; the endpoint's own settings move "registry".
         rows.hosted = dedicated_routes()
         rows.hosted_targets = endpoint_targets(set(rows.hosted.values())) if rows.hosted else {}
@@ -185,6 +189,7 @@ def _load(previous: Snapshot) -> Snapshot:
         return previous  # nothing moved since it was read (the polled versions were behind the database's)
     routing = previous.routing if rows.routing is None else rows.routing
     policies = previous.policies if rows.policies is None else rows.policies
+    prompts = previous.prompts if rows.prompts is None else rows.prompts
     dedicated = MappingProxyType({owner: rows.hosted_targets[endpoint_id] for owner, endpoint_id in rows.hosted.items()
                                   if endpoint_id in rows.hosted_targets})
     secrets: dict[str, Any] = {}
@@ -201,7 +206,7 @@ def _load(previous: Snapshot) -> Snapshot:
         keys, limits, spend = rows.keys, rows.limits, rows.spend
     return Snapshot(routing=routing, keys=keys, targets=MappingProxyType(resolved), unhealthy=MappingProxyType(failed),
                     dedicated=dedicated, limits=limits, ledger_spend=spend, versions=dict(rows.versions),
-                    loaded_at=time.time(), policies=policies)
+                    loaded_at=time.time(), policies=policies, prompts=prompts)
 
 
 def _poll_client():

@@ -13,11 +13,20 @@ from aiplatform.roles import PlatformRole, TenantRole
 
 
 def is_alias_approver(user, alias) -> bool:
-    """Platform admins, and model owners named on ``alias``."""
+    """Platform admins, and model owners named on ``alias``; for a prompt API's alias, its owners (the prompt's)."""
     if user.is_platform_admin:
         return True
-    return (PlatformRole.MODEL_OWNER in user.platform_roles and alias is not None
-            and alias.owners.filter(pk=user.pk).exists())
+    if alias is None:
+        return False
+    if alias.kind == "prompt":
+        return alias.owners.filter(pk=user.pk).exists()
+    return PlatformRole.MODEL_OWNER in user.platform_roles and alias.owners.filter(pk=user.pk).exists()
+
+
+def _owns_prompt_of(user, request) -> bool:
+    """A subscription to a prompt API is decided by the prompt's owners, whatever their platform role."""
+    alias = getattr(request, "alias", None)
+    return alias is not None and alias.kind == "prompt" and alias.owners.filter(pk=user.pk).exists()
 
 
 def _may_decide(user, request) -> bool:
@@ -33,7 +42,7 @@ register("application.view", tenant_role=TenantRole.VIEWER, platform_roles=(Plat
 register("application.manage", tenant_role=TenantRole.DEVELOPER)
 register("subscription.request", tenant_role=TenantRole.DEVELOPER)
 register("subscription.cancel", tenant_role=TenantRole.DEVELOPER)
-register("subscription.decide", platform_roles=(PlatformRole.MODEL_OWNER,), also=_may_decide)
+register("subscription.decide", platform_roles=(PlatformRole.MODEL_OWNER,), also=_may_decide, grants=_owns_prompt_of)
 register("key.manage", tenant_role=TenantRole.DEVELOPER)
 register("hosting.request", tenant_role=TenantRole.DEVELOPER)
 register("hosting.cancel", tenant_role=TenantRole.DEVELOPER)

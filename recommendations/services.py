@@ -28,7 +28,7 @@ from portal.models import ComparedAnswer, Feedback, UsageRollup
 from portal.models.feedback import Rating
 from recommendations import scoring
 from recommendations.models import UseCaseStanding
-from registry.models import ModelCard
+from registry.models import AliasKind, ModelCard
 from registry.selectors import CATALOGUE_STATUSES
 
 log = structlog.get_logger("switchboard.recommendations")
@@ -49,7 +49,8 @@ class _Figures:
 def _candidates() -> dict[str, list[str]]:
     """Use case → the catalogue's aliases whose card lists it."""
     by_use_case: dict[str, list[str]] = defaultdict(list)
-    cards = ModelCard.objects.filter(alias__status__in=CATALOGUE_STATUSES).values_list("alias__name", "use_cases")
+    cards = (ModelCard.objects.filter(alias__status__in=CATALOGUE_STATUSES).exclude(alias__kind=AliasKind.PROMPT)
+             .values_list("alias__name", "use_cases"))
     for alias, use_cases in cards:
         for use_case in dict.fromkeys(use_cases or []):
             if isinstance(use_case, str) and use_case:

@@ -80,7 +80,7 @@ from registry.models import (
     RoutingStrategy,
     StickyAssignment,
 )
-from registry.models.aliases import VARIANT
+from registry.models.aliases import MODEL_KINDS, VARIANT
 from registry.models.cards import CARD_FIELDS
 from registry.models.http_urls import validate_http_url
 from registry.models.rules import CONDITION_KEYS, CONDITION_VALUES, canonical_values
@@ -530,7 +530,7 @@ def _read_model(raw: Any, path: str, reader: _Reader, book: _EndpointBook) -> _M
     if obj is None:
         return None
     name = reader.text(obj, "alias", path, required=True)
-    kind = reader.choice(obj, "kind", path, AliasKind.values, default=AliasKind.CHAT)
+    kind = reader.choice(obj, "kind", path, [k for k, _ in MODEL_KINDS], default=AliasKind.CHAT)
     status = reader.choice(obj, "status", path, AliasStatus.values, default=AliasStatus.DRAFT)
     strategy = reader.choice(obj, "strategy", path, RoutingStrategy.values, default=RoutingStrategy.WEIGHTED)
     sticky = reader.choice(obj, "sticky", path, [v for v in StickyAssignment.values if v], default="")
@@ -867,7 +867,7 @@ class _Applier:
 
     def prune(self) -> None:
         wanted_models = {m.name for m in self.spec.models}
-        for alias in ModelAlias.objects.exclude(name__in=wanted_models):
+        for alias in ModelAlias.objects.exclude(name__in=wanted_models).exclude(kind=AliasKind.PROMPT):
             self.attempt(f"(prune) model {alias.name}", lambda a=alias: services.delete_alias(actor=self.actor, alias=a))
             self.note("removed", "model", alias.name)
         for endpoint in Endpoint.objects.select_related("provider"):
@@ -926,7 +926,7 @@ def export_registry() -> dict:
             entry["active"] = False
         doc["providers"].append(entry)
 
-    aliases = ModelAlias.objects.select_related("replacement", "card").prefetch_related(
+    aliases = ModelAlias.objects.exclude(kind=AliasKind.PROMPT).select_related("replacement", "card").prefetch_related(
         "owners", "routes__endpoint__provider", "routing_rules__targets__route__endpoint__provider").order_by("name")
     doc["models"] = [_export_model(alias) for alias in aliases]
     if policies := export_policies():

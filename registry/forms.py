@@ -11,7 +11,6 @@ from django.core.exceptions import ValidationError
 from aiplatform.models import User
 from aiplatform.roles import PlatformRole, Region
 from registry.models import (
-    AliasKind,
     AliasStatus,
     Capability,
     Endpoint,
@@ -22,7 +21,7 @@ from registry.models import (
     RoutingStrategy,
     StickyAssignment,
 )
-from registry.models.aliases import MAX_ROUTE_PRIORITY, MAX_ROUTE_WEIGHT, VARIANT
+from registry.models.aliases import MAX_ROUTE_PRIORITY, MAX_ROUTE_WEIGHT, MODEL_KINDS, VARIANT
 from registry.models.http_urls import validate_http_url
 from registry.models.providers import (
     MAX_CALL_TIMEOUT,
@@ -119,7 +118,7 @@ class EndpointForm(forms.Form):
 
 class AliasForm(forms.Form):
     name = forms.SlugField(max_length=100)
-    kind = forms.ChoiceField(choices=AliasKind.choices)
+    kind = forms.ChoiceField(choices=MODEL_KINDS)
     status = forms.ChoiceField(choices=AliasStatus.choices)
     sunset_on = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}),
                                 help_text="When a deprecated alias stops answering.")

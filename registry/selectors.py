@@ -13,6 +13,7 @@ from django.db.models import Prefetch, Q, QuerySet
 
 from aiplatform.permissions import can
 from registry.models import (
+    AliasKind,
     AliasStatus,
     Capability,
     Endpoint,
@@ -322,6 +323,7 @@ def catalogue(user, filters: CatalogueFilters | None = None) -> list[CatalogueEn
     aliases = visible_aliases(user).select_related("card", "replacement").prefetch_related(
         Prefetch("routes", queryset=Route.objects.select_related("endpoint__provider"))
     )
+    aliases = aliases.exclude(kind=AliasKind.PROMPT)  # prompt APIs have their own pages
     if filters.status:
         aliases = aliases.filter(status=filters.status)
     else:

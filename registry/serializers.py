@@ -6,6 +6,7 @@ from rest_framework import serializers
 
 from aiplatform.models import User
 from registry.models import AliasKind, AliasStatus, Capability, Endpoint, ModelAlias, ModelCard, Provider
+from registry.models.aliases import MODEL_KINDS
 from registry.models.cards import CARD_FIELDS
 from registry.secrets import describe_reference, is_reference
 
@@ -99,7 +100,7 @@ class ModelCardVersionSerializer(serializers.Serializer):
     created_by = serializers.EmailField(source="created_by.email", read_only=True, allow_null=True)
 
 class ModelAliasSerializer(serializers.ModelSerializer):
-    kind = serializers.ChoiceField(choices=AliasKind.choices, default=AliasKind.CHAT)
+    kind = serializers.ChoiceField(choices=MODEL_KINDS, default=AliasKind.CHAT)
     status = serializers.ChoiceField(choices=AliasStatus.choices, default=AliasStatus.DRAFT)
     replacement = NamedRelatedField(slug_field="name", queryset=ModelAlias.objects.all(), required=False,
                                                allow_null=True)

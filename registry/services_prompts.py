@@ -22,7 +22,7 @@ from django.utils import timezone
 from aiplatform.audit import record_event
 from aiplatform.models import Tenant, User
 from aiplatform.permissions import can
-from registry import prompt_templates
+from registry import prompt_templates, services
 from registry.models import AliasKind, AliasStatus, ModelAlias
 from registry.models.prompts import (
     PRODUCTION,
@@ -52,8 +52,13 @@ def create_prompt(*, actor: User | None, tenant: Tenant, slug: str, title: str, 
     prompt = PromptApi(tenant=tenant, slug=slug, title=title.strip(), description=description,
                        requires_approval=requires_approval, created_by=actor)
     prompt.full_clean()
+    if ModelAlias.objects.filter(name=slug).exists():
+        raise ValidationError({"slug": f"{slug!r} is taken by a model or another prompt API: callers name both alike."})
     prompt.save()
     prompt.owners.set(owners if owners is not None else ([actor] if actor else []))
+    # The alias teams subscribe to (the same request, approval and keys as a model's), owned by the prompt's owners.
+    services.create_alias(actor=None, name=slug, kind=AliasKind.PROMPT, status=AliasStatus.APPROVED,
+                          owners=list(prompt.owners.all()))
     record_event(action="prompt.create", actor=actor, tenant=tenant, target=prompt,
                  changes={"slug": slug, "title": prompt.title, "requires_approval": requires_approval,
                           "owners": sorted(u.email for u in prompt.owners.all())})
@@ -77,6 +82,7 @@ def update_prompt(*, actor: User | None, prompt: PromptApi, **fields: Any) -> Pr
     if "owners" in fields:
         before = sorted(u.email for u in prompt.owners.all())
         prompt.owners.set(fields["owners"])
+        ModelAlias.objects.get(name=prompt.slug, kind=AliasKind.PROMPT).owners.set(fields["owners"])
         after = sorted(u.email for u in prompt.owners.all())
         if before != after:
             changes["owners"] = [before, after]
@@ -111,6 +117,7 @@ def add_version(*, actor: User | None, prompt: PromptApi, template: str, alias: 
     version.save()
     record_event(action="prompt.version_create", actor=actor, tenant=prompt.tenant, target=prompt,
                  changes=_version_audit(version))
+    _changed_registry()  # so a call of it says "not published" rather than "no such version"
     return version
 
 

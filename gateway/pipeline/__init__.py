@@ -29,15 +29,16 @@ import orjson
 from gateway.pipeline import call
 from gateway.pipeline import responses as responses_step
 from gateway.pipeline.authenticate import authenticate
-from gateway.pipeline.context import CLIENT_CLOSED, CallContext
+from gateway.pipeline.context import CLIENT_CLOSED, CallContext, PromptCall
 from gateway.pipeline.finish import finish, status_of
 from gateway.pipeline.guard import chat_guarded, guard_input
 from gateway.pipeline.limits import admit
-from gateway.pipeline.route import check_request_fits, choose_route, resolve_alias
+from gateway.pipeline.route import check_request_fits, choose_route, resolve_alias, resolve_prompt
 from gateway.token_count import count_input_tokens
 from gateway.wire import anthropic as anthropic_wire
 from gateway.wire import completions as completions_wire
 from gateway.wire import openai as openai_wire
+from gateway.wire import prompts as prompts_wire
 from gateway.wire import responses as responses_wire
 
 Result = bytes | call.StreamBody
@@ -92,6 +93,17 @@ async def chat_completions(ctx: CallContext) -> Result:
     await authenticate(ctx)
     ctx.request = openai_wire.parse_chat_request(await ctx.read_body())
     await resolve_alias(ctx, ctx.request.model, kind="chat")
+    check_request_fits(ctx, ctx.request)
+    return await _governed(ctx, _chat_openai)
+
+
+async def prompt(ctx: CallContext, reference: str) -> Result:
+    """``POST /v1/prompts/<slug>[@version|@label]`` — a prompt API: the version's messages rendered with the
+    caller's variables, answered as a chat completion by the version's model, through the same steps."""
+    await authenticate(ctx)
+    version = await resolve_prompt(ctx, reference)  # the key's subscription to the prompt; ctx.routing: its model
+    ctx.prompt = PromptCall(slug=version.slug, version=version.number)
+    ctx.request = prompts_wire.parse_prompt_request(await ctx.read_body(), version)
     check_request_fits(ctx, ctx.request)
     return await _governed(ctx, _chat_openai)
 

@@ -31,6 +31,14 @@ class Attempt:
     ms: float
 
 
+@dataclass(frozen=True, slots=True)
+class PromptCall:
+    """A call of a prompt API (``/v1/prompts/<slug>``): which one and which version, for the ledger."""
+
+    slug: str
+    version: int
+
+
 @dataclass(slots=True)
 class CallContext:
     """Filled in step by step: the request as received, who is calling, what they may use, where it goes,
@@ -74,6 +82,7 @@ class CallContext:
     answer_text: str | None = None  # 5 call: the answer's text, kept only when the call is mirrored to a shadow
     # The batch line this call is (``gateway.batch_lines``: the runner's credential); None for a live call.
     batch_line: BatchLineCall | None = None
+    prompt: PromptCall | None = None  # the prompt API and version this call renders, if it is one
     # How it ended, set by whichever step ended it.
     status: int = 0
     usage: Usage | None = None

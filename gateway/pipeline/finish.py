@@ -73,6 +73,8 @@ def usage_event(ctx: CallContext, cost: Decimal) -> UsageEvent:
         attempts=ctx.attempts if len(ctx.attempts) > 1 else None,
         guard=ctx.guard_record or None, payload=ctx.payload_record,
         batch_id=ctx.batch_line.batch_id if ctx.batch_line is not None else "",
+        prompt=ctx.prompt.slug if ctx.prompt is not None else "",
+        prompt_version=ctx.prompt.version if ctx.prompt is not None else None,
     )
 
 

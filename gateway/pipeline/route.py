@@ -21,6 +21,7 @@ from gateway.state import state
 from gateway.wire.openai import MAX_DIMENSIONS
 from registry.lifecycle import AliasNotCallable, AliasRetired, lifecycle_headers
 from registry.policy_spec import region_allowed
+from registry.selectors_prompts import PromptNotFound, PublishedPrompt, resolve_in, split_reference
 
 
 async def resolve_alias(ctx: CallContext, alias: str, *, kind: str) -> None:
@@ -34,8 +35,10 @@ async def resolve_alias(ctx: CallContext, alias: str, *, kind: str) -> None:
         ctx.snapshot = fresh
         await authenticate(ctx)
         routing = fresh.routing.get(alias)
-    if routing is None:
-        raise NotFoundError(f"The model '{alias}' does not exist or you do not have access to it.", param="model")
+    if routing is None or (kind == "prompt" and routing.kind != "prompt"):
+        noun = "prompt API" if kind == "prompt" else "model"
+        raise NotFoundError(f"The {noun} '{alias}' does not exist or you do not have access to it.",
+                            param="prompt" if kind == "prompt" else "model")
     if alias in ctx.grant.withheld:  # subscribed, but this key's own model list leaves it out
         record_refusal(Refusal(reason="alias_not_allowed_for_key", request_id=ctx.request_id, ip=ctx.client_ip,
                                key_prefix=ctx.grant.key_prefix, key_id=ctx.grant.key_id,
@@ -51,16 +54,46 @@ async def resolve_alias(ctx: CallContext, alias: str, *, kind: str) -> None:
         raise PermissionDeniedError(
             f"Your application '{ctx.grant.application_name}' is not subscribed to '{alias}'. "
             "Request a subscription in the portal.", code="model_not_subscribed", param="model")
+    _check_callable(ctx, routing, alias, kind=kind)
+    ctx.routing = routing
+
+
+def _check_callable(ctx: CallContext, routing, alias: str, *, kind: str) -> None:
+    """The alias still answers (lifecycle headers set; 410 retired) and serves ``kind`` (400 otherwise)."""
     try:
         ctx.response_headers.update(lifecycle_headers(routing))
     except AliasRetired as exc:
         raise GoneError(str(exc), param="model") from None
     except AliasNotCallable as exc:
         raise NotFoundError(str(exc), param="model") from None
+    if routing.kind == "prompt" and kind != "prompt":
+        raise BadRequestError(f"'{alias}' is a prompt API, not a model: call POST /v1/prompts/{alias} with its "
+                              "variables.", param="model", code="model_kind_mismatch")
     if routing.kind != kind:
         raise BadRequestError(f"'{alias}' is a {routing.kind} model; it cannot serve {kind}.", param="model",
                               code="model_kind_mismatch")
+
+
+async def resolve_prompt(ctx: CallContext, reference: str) -> PublishedPrompt:
+    """The published version ``reference`` names, for a key subscribed to the prompt API (404 / 403 as for a
+    model), with ``ctx.routing`` set to the model that version calls: the prompt's subscription covers it
+    (its publisher chose the model), so only that it still answers chat is checked."""
+    try:
+        slug, _ = split_reference(reference)
+    except PromptNotFound as exc:
+        raise NotFoundError(exc.message, param="prompt") from None
+    await resolve_alias(ctx, slug, kind="prompt")
+    try:
+        version = resolve_in(ctx.snapshot.prompts, reference)
+    except PromptNotFound as exc:
+        raise NotFoundError(exc.message, param="prompt") from None
+    routing = ctx.snapshot.routing.get(version.alias)
+    if routing is None:
+        raise UpstreamUnavailableError(f"The model of {slug}@{version.number} ('{version.alias}') is not in "
+                                       "service: its owners must publish a version on another model.")
+    _check_callable(ctx, routing, version.alias, kind="chat")
     ctx.routing = routing
+    return version
 
 
 def check_request_fits(ctx: CallContext, request: ChatRequest | EmbeddingRequest, *,

@@ -46,6 +46,10 @@ class UsageEvent(TenantOwned):
     guard = models.JSONField(null=True, blank=True)
     # The batch this call was a line of (the Batch API), empty for a live call; priced at the alias's batch discount.
     batch_id = models.CharField(max_length=40, blank=True, db_index=True)
+    # The prompt API this call was (``/v1/prompts/<slug>``) and its version; empty for a plain call. ``alias`` is the
+    # model the version called, so the model's usage includes its prompts'.
+    prompt = models.CharField(max_length=63, blank=True, db_index=True)
+    prompt_version = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["-occurred_at"]

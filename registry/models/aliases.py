@@ -25,6 +25,13 @@ RESERVED_ALIAS_NAMES = frozenset({"manage", "new", "api"})
 class AliasKind(models.TextChoices):
     CHAT = "chat", "Chat"
     EMBEDDINGS = "embeddings", "Embeddings"
+    # A prompt API's own alias (registry.models.prompts): no routes; teams subscribe to it as to a model, and
+    # its calls (``/v1/prompts/<slug>``) go to the alias of the version called. Made and kept by the prompt's services.
+    PROMPT = "prompt", "Prompt API"
+
+
+# The kinds a person creates an alias of (a prompt API's alias comes with the prompt).
+MODEL_KINDS = [(AliasKind.CHAT.value, AliasKind.CHAT.label), (AliasKind.EMBEDDINGS.value, AliasKind.EMBEDDINGS.label)]
 
 
 class AliasStatus(models.TextChoices):

@@ -10,7 +10,7 @@ import yaml
 from aiplatform.models import AuditEvent
 from aiplatform.roles import PlatformRole, TenantRole
 from registry.as_code import RegistryFileInvalid, apply_registry, export_registry
-from registry.models import PromptApi, PromptVersion
+from registry.models import ModelAlias, PromptApi, PromptVersion
 from registry.selectors_prompts import resolve
 
 pytestmark = [pytest.mark.django_db, pytest.mark.smoke]
@@ -72,6 +72,10 @@ def test_apply_makes_prompts_and_an_export_applies_to_no_change(author):
     assert exported["prompts"][0]["labels"] == {"production": 1, "staging": 2}
     assert exported["prompts"][0]["versions"][2]["published"] is False
     assert [c for c in apply_registry(yaml.safe_dump(exported)).changes if c.action != "unchanged"] == []
+    # The prompt's own alias (what teams subscribe to) is not a model of the file: never exported, never pruned.
+    assert "summarise" not in {m["alias"] for m in exported["models"]}
+    assert [c for c in apply_registry(yaml.safe_dump(exported), prune=True).changes if c.action == "removed"] == []
+    assert ModelAlias.objects.filter(name="summarise", kind="prompt").exists()
 
 
 @pytest.mark.parametrize(("edit", "path", "message"), [
