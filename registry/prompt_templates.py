@@ -17,10 +17,11 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from jinja2 import StrictUndefined, TemplateSyntaxError, nodes
+from jinja2 import StrictUndefined, Template, TemplateSyntaxError, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 TYPES = ("string", "integer", "number", "boolean")
@@ -174,9 +175,15 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+@lru_cache(maxsize=1024)
+def _compiled(source: str) -> Template:
+    # Compiling costs far more than rendering: a version's template is compiled once per process.
+    return _ENV.from_string(source)
+
+
 def render(source: str, bound: Mapping[str, Any]) -> str:
     """``source`` with each slot replaced by its value as text (values are never parsed as templates)."""
-    return _ENV.from_string(source).render({name: _text(value) for name, value in bound.items()})
+    return _compiled(source).render({name: _text(value) for name, value in bound.items()})
 
 
 def render_messages(*, template: str, system_prompt: str, bound: Mapping[str, Any]) -> list[dict[str, str]]:
