@@ -29,6 +29,7 @@ urlpatterns = [
     path("portal/", include("portal.urls")),
     path("playground/", include("portal.playground_urls")),
     path("examples/", include("examples.urls")),
+    path("prompts/", include("portal.prompts_urls")),
     path("recommendations/", include("recommendations.urls")),
     path("api/", include("registry.api_urls")),
     path("api/", include("portal.api_urls")),

@@ -23,6 +23,7 @@ from portal.models import (
     SubscriptionStatus,
 )
 from portal.models.keys import hash_secret
+from registry.models import AliasKind, ModelAlias
 
 # Revoked and expired keys stay in the gateway's table this long, so it can say "revoked" / "expired".
 REFUSED_KEYS_KEPT = timedelta(days=7)
@@ -149,14 +150,17 @@ def hosting_requests_for(user) -> QuerySet[HostingRequest]:
 # --- approvers' view ------------------------------------------------------------------------------
 
 def is_approver(user) -> bool:
+    """Platform admins, model owners, and the owners of a prompt API (they decide its subscriptions)."""
     return bool(getattr(user, "is_authenticated", False)) and (
-        user.is_platform_admin or PlatformRole.MODEL_OWNER in user.platform_roles)
+        user.is_platform_admin or PlatformRole.MODEL_OWNER in user.platform_roles
+        or ModelAlias.objects.filter(kind=AliasKind.PROMPT, owners=user).exists())
 
 
 def approvers_of(alias) -> list:
     """Who decides requests for ``alias``: its owners who hold the model-owner role; when it has none, the
     platform admins (they may decide any request). Active accounts only."""
-    owners = list(alias.owners.filter(is_active=True, platform_role_grants__role=PlatformRole.MODEL_OWNER))
+    owners = list(alias.owners.filter(is_active=True) if alias.kind == AliasKind.PROMPT
+                  else alias.owners.filter(is_active=True, platform_role_grants__role=PlatformRole.MODEL_OWNER))
     if owners:
         return owners
     return list(User.objects.filter(is_active=True, platform_role_grants__role=PlatformRole.PLATFORM_ADMIN)
@@ -172,7 +176,7 @@ def subscriptions_decidable_by(user) -> QuerySet[Subscription]:
         return subs
     if PlatformRole.MODEL_OWNER in user.platform_roles:
         return subs.filter(alias__owners=user)
-    return subs.none()
+    return subs.filter(alias__owners=user, alias__kind=AliasKind.PROMPT)  # a prompt API's owners
 
 
 def subscriptions_visible_to(user) -> QuerySet[Subscription]:

@@ -6,6 +6,8 @@ portal's part of the page, loaded by the card's template.
 
 from __future__ import annotations
 
+import json
+
 from django import template
 from django.conf import settings
 
@@ -16,9 +18,40 @@ from portal.services.playground import team_aliases
 register = template.Library()
 
 
+_EXAMPLE_VALUES = {"string": "…", "integer": 3, "number": 0.5, "boolean": True}
+
+
+def prompt_snippets(reference: str, variables, base_url: str) -> dict[str, str]:
+    """Code to call a prompt API (``reference``: ``slug`` or ``slug@…``) with its ``variables``."""
+    gateway = base_url.rstrip("/") + "/v1"
+    values = {v.name: _EXAMPLE_VALUES[v.type] for v in variables if v.required} or {
+        v.name: _EXAMPLE_VALUES[v.type] for v in variables[:1]}
+    body = json.dumps({"variables": values}, ensure_ascii=False)
+    return {
+        "openai": (
+            "from openai import OpenAI\n"
+            "from openai.types.chat import ChatCompletion\n\n"
+            f'client = OpenAI(base_url="{gateway}", api_key="sb-…your key…")\n'
+            f'reply = client.post("/prompts/{reference}", body={ {"variables": values}!r}, cast_to=ChatCompletion)\n'
+            "print(reply.choices[0].message.content)"),
+        "curl": (
+            f"curl {gateway}/prompts/{reference} \\\n"
+            '  -H "Authorization: Bearer $SWITCHBOARD_KEY" -H "Content-Type: application/json" \\\n'
+            f"  -d '{body}'"),
+    }
+
+
 def _snippets(alias, base_url: str) -> dict[str, str]:
     gateway = base_url.rstrip("/") + "/v1"
     name = alias.name
+    if alias.kind == "prompt":
+        from registry.selectors_prompts import PromptNotFound, prompt_table, resolve_in
+
+        try:
+            version = resolve_in(prompt_table([name]), name)
+        except PromptNotFound:
+            return {}
+        return prompt_snippets(name, version.variables, base_url)
     if alias.kind != "chat":
         return {
             "openai": (
