@@ -8,6 +8,7 @@ import json
 from decimal import Decimal
 from typing import Any
 
+from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -20,8 +21,11 @@ from aiplatform.forms import add_service_errors, error_text
 from aiplatform.models import Tenant
 from aiplatform.permissions import can
 from aiplatform.selectors import tenants_for_user
+from portal import playground_selectors
 from portal import selectors_prompts as selectors
 from portal.forms_prompts import DecisionForm, LabelForm, PromptForm, VersionForm
+from portal.playground_client import Outcome, chat_body, stream_chat
+from portal.services import playground as playground_services
 from portal.templatetags.card_actions import prompt_snippets
 from registry import prompt_templates
 from registry import services_prompts as services
@@ -118,7 +122,35 @@ def prompt_try(request: HttpRequest, slug: str) -> HttpResponse:
                                                     bound=bound)
     except prompt_templates.VariableError as exc:
         return _page(request, prompt, tried={"version": version, "error": exc.message}, status=400)
-    return _page(request, prompt, tried={"version": version, "messages": rendered, "values": bound})
+    tried = {"version": version, "messages": rendered, "values": bound}
+    if request.POST.get("run"):
+        tried.update(_run(request, version, rendered))
+    return _page(request, prompt, tried=tried)
+
+
+def _run(request: HttpRequest, version, rendered: list[dict[str, str]]) -> dict[str, Any]:
+    """Send the rendered messages to the version's model with the person's playground key, through the gateway
+    like any call (their team's playground plan and the model's limits apply), and collect the answer."""
+    alias = version.alias.name
+    team = next((t for t in playground_selectors.teams_of(request.user)
+                 if alias in playground_services.team_aliases(t)), None)
+    if team is None:
+        return {"run_error": f"None of your teams may use {alias} in the playground: the preview above is what a "
+                             "call sends."}
+    try:
+        access = playground_services.ensure_access(user=request.user, team=team)
+    except PermissionDenied as exc:
+        return {"run_error": str(exc)}
+    outcome = Outcome()
+    body = chat_body(alias=alias, messages=rendered, max_tokens=version.max_tokens, user=f"playground-user-{request.user.pk}",
+                     temperature=float(version.temperature) if version.temperature is not None else None)
+
+    async def drain() -> None:
+        async for _ in stream_chat(secret=playground_services.key_secret(access), body=body, outcome=outcome):
+            pass
+
+    async_to_sync(drain)()
+    return {"answer": outcome.content, "run_error": outcome.error, "run_team": team, "run_alias": alias}
 
 
 @login_required

@@ -1,5 +1,5 @@
 """In the browser (issue 16): a developer publishes a prompt API (a version, then the production label), previews
-a call; a developer of another team requests access for their application and the prompt's owner approves it;
+and runs a call; a developer of another team requests access for their application and the prompt's owner approves it;
 the application calls it with the openai SDK pinned to a version and via the label, plain and streaming; the
 owner publishes version 2 and moves the label; the prompt's page shows the usage of each version."""
 
@@ -65,6 +65,10 @@ def test_publish_subscribe_call_and_see_usage_per_version(page, browser, server_
     page.get_by_role("button", name="Preview").click()
     expect(page.get_by_role("status", name="The messages version 1 sends")).to_contain_text(
         "Summarise the minutes in 3 bullets")
+    page.locator(".try-it").get_by_label("text").fill("the minutes")
+    page.get_by_role("button", name="Run it").click()  # on the model, through the gateway, with the playground key
+    expect(page.get_by_role("status", name="The answer of demo-chat")).to_contain_text(
+        "Summarise the minutes in 3 bullets")  # the demo model says what it was told
 
     # Another team asks for access; the prompt's owner approves.
     other = browser.new_context(base_url=server_url).new_page()

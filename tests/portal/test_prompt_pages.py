@@ -78,6 +78,9 @@ def test_what_needs_approval_waits_for_the_second_owner(client, owners, tenant_a
     client.force_login(second)
     client.post(f"/prompts/summarise/changes/{change.pk}/decide", {"decision": "approve", "comment": "Good"})
     assert PromptVersion.objects.get().status == "published"
+    # Running it needs a team whose playground may use the version's model; this team has none.
+    ran = client.post("/prompts/summarise/try", {"version": 1, "var-text": "x", "run": "1"}).content.decode()
+    assert "<pre>Summarise x in 3 bullets</pre>" in ran and "None of your teams may use fast-chat" in ran
 
 
 def test_usage_and_feedback_per_version(client, owners, tenant_a, app, api_key):
