@@ -93,10 +93,9 @@ def prompt_table(slugs: list[str] | None = None) -> Mapping[str, PromptEntry]:
                              for pk, slug in slug_of.items()})
 
 
-def resolve_in(table: Mapping[str, PromptEntry], reference: str) -> PublishedPrompt:
-    """The published version ``reference`` names: ``@<number>`` pins a version, ``@<label>`` follows a label,
-    and no suffix follows ``production`` (or, without that label, the latest published version)."""
-    slug, pin = split_reference(reference)
+def resolve_in(table: Mapping[str, PromptEntry], slug: str, pin: str | None) -> PublishedPrompt:
+    """The published version of ``slug`` that ``pin`` names (``split_reference``): a number pins a version, a
+    label follows it, and none follows ``production`` (or, without that label, the latest published version)."""
     entry = table.get(slug)
     if entry is None:
         raise PromptNotFound(f"No prompt API {slug!r}.")
@@ -105,6 +104,6 @@ def resolve_in(table: Mapping[str, PromptEntry], reference: str) -> PublishedPro
 
 def resolve(reference: str) -> PromptVersion:
     """As ``resolve_in``, read from the database: the version row."""
-    slug, _ = split_reference(reference)
-    found = resolve_in(prompt_table([slug]), reference)
+    slug, pin = split_reference(reference)
+    found = resolve_in(prompt_table([slug]), slug, pin)
     return PromptVersion.objects.select_related("alias", "prompt").get(prompt__slug=found.slug, number=found.number)

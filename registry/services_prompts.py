@@ -15,7 +15,6 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
@@ -229,14 +228,3 @@ def decide_change(*, actor: User | None, prompt: PromptApi, change: PromptChange
 def may_manage(user: User, prompt: PromptApi) -> bool:
     return can(user, "prompt.manage", prompt)
 
-
-@transaction.atomic
-def delete_draft(*, actor: User, prompt: PromptApi, version: PromptVersion) -> None:
-    """A draft nobody calls can go; published versions stay for good (callers may be pinned to them)."""
-    if not may_manage(actor, prompt):
-        raise PermissionDenied("Only the prompt's owners may delete its drafts.")
-    if version.status != VersionStatus.DRAFT or version.prompt_id != prompt.pk:
-        raise ValidationError("Only a draft can be deleted.")
-    record_event(action="prompt.version_delete", actor=actor, tenant=prompt.tenant, target=prompt,
-                 changes={"version": version.number})
-    version.delete()

@@ -79,12 +79,12 @@ async def resolve_prompt(ctx: CallContext, reference: str) -> PublishedPrompt:
     model), with ``ctx.routing`` set to the model that version calls: the prompt's subscription covers it
     (its publisher chose the model), so only that it still answers chat is checked."""
     try:
-        slug, _ = split_reference(reference)
+        slug, pin = split_reference(reference)
     except PromptNotFound as exc:
         raise NotFoundError(exc.message, param="prompt") from None
     await resolve_alias(ctx, slug, kind="prompt")
     try:
-        version = resolve_in(ctx.snapshot.prompts, reference)
+        version = resolve_in(ctx.snapshot.prompts, slug, pin)
     except PromptNotFound as exc:
         raise NotFoundError(exc.message, param="prompt") from None
     routing = ctx.snapshot.routing.get(version.alias)

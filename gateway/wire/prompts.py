@@ -9,8 +9,6 @@ settings; anything else is refused naming the field rather than ignored (a calle
 
 from __future__ import annotations
 
-from typing import Any
-
 from gateway.errors import BadRequestError
 from gateway.normal import ChatRequest, Message
 from gateway.wire.openai import _bool, _str, load_json_object, parse_include_usage
@@ -49,8 +47,3 @@ def parse_prompt_request(body: bytes, version: PublishedPrompt) -> ChatRequest:
         extra_format="openai",
     )
 
-
-def describe(version: PublishedPrompt) -> dict[str, Any]:
-    """What a caller needs to know of a version, for error messages and the portal's snippet."""
-    return {"prompt": version.slug, "version": version.number,
-            "variables": [v.as_dict() for v in version.variables]}

@@ -14,6 +14,7 @@ from django.conf import settings
 from aiplatform.permissions import can
 from portal import playground_selectors, selectors, selectors_feedback
 from portal.services.playground import team_aliases
+from registry.selectors_prompts import PromptNotFound, prompt_table, resolve_in
 
 register = template.Library()
 
@@ -45,10 +46,8 @@ def _snippets(alias, base_url: str) -> dict[str, str]:
     gateway = base_url.rstrip("/") + "/v1"
     name = alias.name
     if alias.kind == "prompt":
-        from registry.selectors_prompts import PromptNotFound, prompt_table, resolve_in
-
         try:
-            version = resolve_in(prompt_table([name]), name)
+            version = resolve_in(prompt_table([name]), name, None)
         except PromptNotFound:
             return {}
         return prompt_snippets(name, version.variables, base_url)
