@@ -18,7 +18,7 @@ from tests.portal.schemathesis_run import run_schemathesis_on
 
 pytestmark = pytest.mark.integration
 
-GATEWAY_PATHS = r"^/v1/(responses|completions|chat/completions|messages|embeddings|files)"
+GATEWAY_PATHS = r"^/v1/(responses|completions|chat/completions|messages|embeddings|files|prompts)"
 EXAMPLES_PER_OPERATION = 15
 
 

@@ -166,3 +166,23 @@ def test_only_the_prompts_owners_change_it(author, summarise, tenant_a, tenant_b
     assert AuditEvent.objects.filter(action="security.permission_denied", actor=outsider).exists()
     with pytest.raises(ValidationError):
         prompts.create_prompt(actor=author, tenant=tenant_a, slug="summarise", title="Again")  # slugs are unique
+
+
+json_like = st.recursive(st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=10)),
+                         lambda inner: st.one_of(st.lists(inner, max_size=3),
+                                                 st.dictionaries(st.sampled_from(
+                                                     ["name", "type", "required", "default", "description", "x"]),
+                                                     inner, max_size=4)), max_leaves=10)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(st.text(max_size=80).map(lambda t: t.replace("[", "{").replace("]", "}")), json_like)
+def test_any_template_or_variables_is_accepted_or_refused_with_a_validation_error(template, variables):
+    """Whatever an owner types (braces made likely), saving either works or says what is wrong: never a crash."""
+    try:
+        declared = prompt_templates.parse_variables(variables)
+        prompt_templates.check(template=template, system_prompt="", variables=declared)
+    except ValidationError:
+        return
+    names = prompt_templates.slots(template)
+    assert set(names) <= {v.name for v in declared}
