@@ -53,8 +53,11 @@ setup: install
 run: export HTTPS_ONLY ?= false
 run: export REQUIRE_ADMIN_MFA ?= false
 run: export LOG_FORMAT ?= console
-# honcho gives each process its own PORT (the worker's is PORT+100): the batch runner must call the web server's.
-run: export BATCH_GATEWAY_URL ?= http://$(if $(filter 0.0.0.0 :: [::],$(HOST)),127.0.0.1,$(HOST)):$(PORT)
+# honcho gives each process its own PORT (the worker's is PORT+100), but every process must know the web
+# server's: the batch runner calls it, and the worker's e-mails link to it and its webhook checks refuse it.
+RUN_URL = http://$(if $(filter 0.0.0.0 :: [::],$(HOST)),127.0.0.1,$(HOST)):$(PORT)
+run: export SITE_URL ?= $(RUN_URL)
+run: export BATCH_GATEWAY_URL ?= $(RUN_URL)
 run: setup
 	@echo "Switchboard on http://$(HOST):$(PORT)  (Ctrl-C stops the server and the worker)"
 	@$(VENV)/bin/honcho -f Procfile start

@@ -2,7 +2,8 @@
 
 ``POST /v1/batches`` takes ``input_file_id`` (a ``purpose=batch`` file of the caller's team), ``endpoint``
 (``/v1/chat/completions``, ``/v1/embeddings``, ``/v1/responses`` or ``/v1/completions``),
-``completion_window`` (``24h``) and ``metadata``; it answers at once with the batch ``validating``, and
+``completion_window`` (``24h``), ``metadata`` and ``output_expires_after`` (how long its output and error
+files are kept); it answers at once with the batch ``validating``, and
 the workers take it from there (``portal.batch_runner``). Another team's batch id is a 404 like an unknown one.
 
 Not on the chat hot path: each request is a few queries in a worker thread.
@@ -21,7 +22,7 @@ from gateway.pipeline.authenticate import authenticate
 from gateway.pipeline.context import CallContext
 from gateway.wire.openai import invalid_value, missing
 
-_FIELDS = {"input_file_id", "endpoint", "completion_window", "metadata"}
+_FIELDS = {"input_file_id", "endpoint", "completion_window", "metadata", "output_expires_after"}
 
 
 class BatchConflictError(GatewayError):
@@ -65,6 +66,23 @@ def _metadata(value: Any) -> dict[str, str] | None:
     return value
 
 
+def _output_keep_seconds(value: Any) -> int | None:
+    """``output_expires_after``: {"anchor": "created_at", "seconds": 3600..2592000}, as on a file upload."""
+    from gateway.files import MAX_KEEP_SECONDS, MIN_KEEP_SECONDS
+
+    if value is None:
+        return None
+    if not isinstance(value, dict) or set(value) - {"anchor", "seconds"}:
+        raise invalid_value("output_expires_after", "expected an object with 'anchor' and 'seconds'.")
+    if value.get("anchor") != "created_at":
+        raise invalid_value("output_expires_after.anchor", "the only anchor is 'created_at'.")
+    seconds = value.get("seconds")
+    if type(seconds) is not int or not MIN_KEEP_SECONDS <= seconds <= MAX_KEEP_SECONDS:
+        raise invalid_value("output_expires_after.seconds",
+                            f"expected an integer between {MIN_KEEP_SECONDS} and {MAX_KEEP_SECONDS}.")
+    return seconds
+
+
 def _parse_create(raw: bytes) -> dict[str, Any]:
     from portal.services.batches import ENDPOINT_KINDS, WINDOWS
 
@@ -88,6 +106,7 @@ def _parse_create(raw: bytes) -> dict[str, Any]:
     if body["completion_window"] not in WINDOWS:
         raise invalid_value("completion_window", "the only completion window is '24h'.")
     body["metadata"] = _metadata(body.get("metadata"))
+    body["output_keep_seconds"] = _output_keep_seconds(body.get("output_expires_after"))
     return body
 
 
@@ -111,7 +130,7 @@ async def create(ctx: CallContext) -> bytes:
                                                  "uploaded with purpose 'batch'.")
         return create_batch(tenant_id=grant.tenant_id, application_id=grant.application_id, key_id=grant.key_id,
                             input_file=source, endpoint=body["endpoint"], completion_window=body["completion_window"],
-                            metadata=body["metadata"])
+                            metadata=body["metadata"], output_keep_seconds=body["output_keep_seconds"])
 
     return orjson.dumps(batch_object(await in_thread(_atomic(make))()))
 

@@ -35,7 +35,7 @@ PURPOSES = ("batch",)  # what a caller may upload; batch output files are writte
 _SPOOL_BYTES = 8 * 1024 * 1024  # kept in memory up to this, then on disk
 _FORM_OVERHEAD = 64 * 1024  # the form's other fields and boundaries, beyond the file itself
 _CHUNK = 256 * 1024
-_MIN_KEEP, _MAX_KEEP = 3600, 30 * 24 * 3600  # OpenAI's bounds for expires_after[seconds]
+MIN_KEEP_SECONDS, MAX_KEEP_SECONDS = 3600, 30 * 24 * 3600  # OpenAI's bounds for expires_after[seconds]
 
 
 def file_object(row) -> dict[str, Any]:
@@ -149,8 +149,9 @@ def _keep_seconds(form: _Form) -> int:
         return default
     if anchor != "created_at":
         raise invalid_value("expires_after.anchor", "the only anchor is 'created_at'.")
-    if seconds is None or not seconds.isdigit() or not _MIN_KEEP <= int(seconds) <= _MAX_KEEP:
-        raise invalid_value("expires_after.seconds", f"expected an integer between {_MIN_KEEP} and {_MAX_KEEP}.")
+    if seconds is None or not seconds.isdigit() or not MIN_KEEP_SECONDS <= int(seconds) <= MAX_KEEP_SECONDS:
+        raise invalid_value("expires_after.seconds",
+                            f"expected an integer between {MIN_KEEP_SECONDS} and {MAX_KEEP_SECONDS}.")
     return min(int(seconds), default)
 
 

@@ -37,6 +37,9 @@ class Batch(TenantOwned):
     input_file_id = models.CharField(max_length=40)
     completion_window = models.CharField(max_length=8, default="24h")
     metadata = models.JSONField(null=True, blank=True)
+    # ``output_expires_after``: how long the output and error files are kept from their creation (else the
+    # files retention).
+    output_keep_seconds = models.PositiveIntegerField(null=True, blank=True)
     status = models.CharField(max_length=12, choices=BatchStatus.choices, default=BatchStatus.VALIDATING,
                               db_index=True)
     # Validation errors, each {"code", "message", "param", "line"}, as OpenAI's ``errors.data``.

@@ -44,12 +44,13 @@ NOT_RUN_MESSAGES = {
 
 
 def create_batch(*, tenant_id: int, application_id: int, key_id: int, input_file: UploadedFile, endpoint: str,
-                 completion_window: str, metadata: dict[str, str] | None) -> Batch:
+                 completion_window: str, metadata: dict[str, str] | None,
+                 output_keep_seconds: int | None = None) -> Batch:
     """A new batch at ``validating``; the runner (a Celery task, queued when this commits) takes it from there."""
     batch = Batch.objects.create(
         id="batch_" + secrets.token_hex(12), tenant_id=tenant_id, application_id=application_id, key_id=key_id,
         endpoint=endpoint, input_file_id=input_file.pk, completion_window=completion_window, metadata=metadata,
-        expires_at=timezone.now() + WINDOWS[completion_window])
+        output_keep_seconds=output_keep_seconds, expires_at=timezone.now() + WINDOWS[completion_window])
     from portal.tasks import run_batch
 
     transaction.on_commit(lambda: run_batch.delay(batch.pk))
@@ -280,6 +281,13 @@ def _line_record(line: BatchLine) -> dict[str, Any]:
             "error": {"code": line.error_code, "message": line.error_message}}
 
 
+def kept_seconds_of_output(batch: Batch) -> int:
+    """How long the batch's output and error files are kept: what ``output_expires_after`` asked, never past the
+    files retention."""
+    default = settings.FILES_RETENTION_DAYS * 86400
+    return min(batch.output_keep_seconds or default, default)
+
+
 def _write_file(batch: Batch, kind: str, lines: list[dict[str, Any]]) -> str:
     if not lines:
         return ""
@@ -293,7 +301,7 @@ def _write_file(batch: Batch, kind: str, lines: list[dict[str, Any]]) -> str:
         name = f"{batch.pk}_{kind}.jsonl"
         row = store_file(tenant_id=batch.tenant_id, application_id=batch.application_id, key_id=batch.key_id,
                          purpose=FilePurpose.BATCH_OUTPUT, filename=name, content=File(handle, name=name), size=size,
-                         keep_seconds=settings.FILES_RETENTION_DAYS * 86400)
+                         keep_seconds=kept_seconds_of_output(batch))
     return row.pk
 
 

@@ -31,7 +31,9 @@ def test_a_developer_watches_a_batch_progress_live_and_downloads_its_output(page
     from aiplatform.models import Tenant
 
     core.add_member(actor=None, tenant=Tenant.objects.get(slug="acme"), user=developer, role=TenantRole.DEVELOPER)
-    setup.upstreams.set(setup.up("p1"), delay_ms=250)  # 40 lines at 4 at a time: about 3 s of progress to watch
+    # 40 lines at 4 at a time, 1.5 s each: about 15 s of progress to watch, however slow the page is to come up
+    # (with less, a loaded machine signed in after the batch had ended). Once seen, the rest is answered at once.
+    setup.upstreams.set(setup.up("p1"), delay_ms=1500)
     source = setup.client.files.create(file=("in.jsonl", jsonl(chat_line(i, "page-chat") for i in range(40))),
                                        purpose="batch")
     batch = setup.client.batches.create(input_file_id=source.id, endpoint="/v1/chat/completions",
@@ -48,6 +50,7 @@ def test_a_developer_watches_a_batch_progress_live_and_downloads_its_output(page
     page.wait_for_function(
         f"() => {{ const p = document.querySelector('#batch-{batch.id} progress');"
         " return p && p.value > 0 && p.value < 40; }", timeout=30_000)
+    setup.upstreams.set(setup.up("p1"), delay_ms=0)
     expect(row.locator(".batch-status")).to_have_text("completed", timeout=60_000)
     expect(progress).to_have_attribute("value", "40")
     expect(row.locator(".batch-done")).to_have_text("40")

@@ -78,10 +78,15 @@ def test_chat_and_embedding_batches_answer_every_line_once_metered_at_the_discou
 
     config_version.bump("registry")
     chat = [chat_line(i) for i in range(48)] + [chat_line(48, "broken-chat"), chat_line(49, max_tokens=-1)]
-    batch = run_to_end(client, jsonl(chat), metadata={"job": "nightly"})
+    batch = run_to_end(client, jsonl(chat), metadata={"job": "nightly"},
+                       output_expires_after={"anchor": "created_at", "seconds": 7200})
     assert batch.status == "completed" and batch.metadata == {"job": "nightly"}
     assert (batch.request_counts.total, batch.request_counts.completed, batch.request_counts.failed) == (50, 48, 2)
     assert batch.completed_at and batch.in_progress_at and batch.finalizing_at and batch.model == "fast-chat"
+
+    for file_id in (batch.output_file_id, batch.error_file_id):  # kept as output_expires_after asked
+        made = client.files.retrieve(file_id)
+        assert made.purpose == "batch_output" and abs(made.expires_at - made.created_at - 7200) <= 1
 
     output = lines_of(client, batch.output_file_id)
     assert sorted(line["custom_id"] for line in output) == sorted(f"chat-{i}" for i in range(48))
@@ -149,6 +154,13 @@ def test_bad_requests_to_the_batch_endpoints_get_openai_errors(client, gateway):
           "metadata": {"k": 1}}, 400, "metadata"),
         ({"input_file_id": source.id, "endpoint": "/v1/chat/completions", "completion_window": "24h",
           "surprise": True}, 400, "surprise"),
+        ({"input_file_id": source.id, "endpoint": "/v1/chat/completions", "completion_window": "24h",
+          "output_expires_after": {"anchor": "created_at", "seconds": 60}}, 400, "output_expires_after.seconds"),
+        ({"input_file_id": source.id, "endpoint": "/v1/chat/completions", "completion_window": "24h",
+          "output_expires_after": {"anchor": "last_active_at", "seconds": 3600}}, 400,
+         "output_expires_after.anchor"),
+        ({"input_file_id": source.id, "endpoint": "/v1/chat/completions", "completion_window": "24h",
+          "output_expires_after": 3600}, 400, "output_expires_after"),
     ]
     for body, status, param in cases:
         answer = gateway.post("/batches", json=body)
