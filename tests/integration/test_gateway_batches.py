@@ -211,3 +211,30 @@ def test_the_teams_webhook_gets_the_batchs_end_signed_and_the_openai_sdk_verifie
     finally:
         batches_only.close()
         alerts_only.close()
+
+
+@pytest.mark.smoke
+def test_responses_and_completions_lines_are_answered_in_their_own_shapes(client, gateway):
+    responses = [{"custom_id": f"r{i}", "method": "POST", "url": "/v1/responses",
+                  "body": {"model": "fast-chat", "input": f"Question {i}", "store": False}} for i in range(3)]
+    answered = run_to_end(client, jsonl(responses), "/v1/responses")
+    assert (answered.status, answered.request_counts.completed, answered.error_file_id) == ("completed", 3, None)
+    output = lines_of(client, answered.output_file_id)
+    assert sorted(line["custom_id"] for line in output) == ["r0", "r1", "r2"]
+    for line in output:
+        body = line["response"]["body"]
+        assert body["object"] == "response" and body["status"] == "completed"
+        assert body["output"][0]["content"][0]["text"]
+
+    completions = [{"custom_id": f"c{i}", "method": "POST", "url": "/v1/completions",
+                    "body": {"model": "fast-chat", "prompt": f"Once upon {i}", "max_tokens": 8}} for i in range(2)]
+    completed = run_to_end(client, jsonl(completions), "/v1/completions")
+    assert (completed.status, completed.request_counts.completed) == ("completed", 2)
+    assert all(line["response"]["body"]["object"] == "text_completion"
+               for line in lines_of(client, completed.output_file_id))
+    wait_for(lambda: UsageEvent.objects.filter(batch_id__in=[answered.id, completed.id]).count() == 5, seconds=30,
+             what="the ledger to record every line")
+    # A line of another endpoint than the batch's is named at validating, whatever the two endpoints are.
+    mixed = run_to_end(client, jsonl([responses[0], completions[0]]), "/v1/responses")
+    assert mixed.status == "failed"
+    assert [(e.line, e.code) for e in mixed.errors.data] == [(2, "mismatched_endpoint")]
